@@ -1,0 +1,45 @@
+/**
+ * Liveness is the process, not a timer: a session is alive while its server process and the
+ * Claude Code process that spawned it are both alive. Start times from /proc guard against pid
+ * reuse. Sessions on other hosts (PostgreSQL) are alive while their heartbeat is fresh.
+ */
+import { readFileSync } from 'node:fs';
+import type { SessionRow } from '../store/types.js';
+
+/** Field 22 of /proc/<pid>/stat: start time in clock ticks since boot; null where /proc is absent. */
+export function processStart(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return rest[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+export function pidAlive(pid: number, start: string | null): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    // EPERM: it exists but belongs to another user.
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  if (start === null) return true;
+  const now = processStart(pid);
+  return now === null || now === start;
+}
+
+export interface LivenessPolicy {
+  host: string;
+  heartbeatExpiryMs: number;
+}
+
+export function isSessionAlive(s: SessionRow, policy: LivenessPolicy, now = Date.now()): boolean {
+  if (s.ended_at !== null) return false;
+  if (s.host !== policy.host) return now - s.heartbeat_at <= policy.heartbeatExpiryMs;
+  // pid 1 as parent means the server was orphaned (its Claude Code is gone).
+  if (s.ppid <= 1) return pidAlive(s.pid, s.pid_start);
+  return pidAlive(s.pid, s.pid_start) && pidAlive(s.ppid, s.ppid_start);
+}

@@ -1,0 +1,80 @@
+/**
+ * Validation at the edge: tool arguments and CLI input. Every message says what is allowed.
+ * Unknown arguments are rejected, so extra fields can never pose as routing fields.
+ */
+import { z } from 'zod';
+import { CcDmError } from '../errors.js';
+
+export const CONTENT_MAX_BYTES = 64 * 1024;
+export const TTL_MIN_S = 10;
+export const TTL_MAX_S = 7 * 24 * 3600;
+export const TTL_DEFAULT_S = 24 * 3600;
+export const PRIORITIES = ['urgent', 'normal', 'low'] as const;
+export const MESSAGE_TYPES = ['task', 'question', 'status', 'review'] as const;
+const THREAD_RE = /^[A-Za-z0-9._:-]{1,64}$/;
+
+const content = z.string({ required_error: 'content is required', invalid_type_error: 'content must be a string' })
+  .refine((s) => s.trim().length > 0, { message: 'content is empty: write the message text' })
+  .refine((s) => Buffer.byteLength(s, 'utf8') <= CONTENT_MAX_BYTES, {
+    message: `content is longer than the limit of ${CONTENT_MAX_BYTES} bytes (64 KiB): split it into several messages or send a file path instead`,
+  });
+
+const meta = {
+  priority: z.enum(PRIORITIES, { errorMap: () => ({ message: `priority must be one of ${PRIORITIES.join(', ')}` }) }).optional(),
+  message_type: z.enum(MESSAGE_TYPES, { errorMap: () => ({ message: `message_type must be one of ${MESSAGE_TYPES.join(', ')}` }) }).optional(),
+  thread_id: z.string({ invalid_type_error: 'thread_id must be a string' })
+    .regex(THREAD_RE, { message: 'thread_id must be 1 to 64 characters of letters, digits, ".", "_", ":" and "-" (no quotes, spaces or angle brackets)' })
+    .optional(),
+  ttl_s: z.number({ invalid_type_error: 'ttl_s must be a number of seconds' }).int('ttl_s must be a whole number of seconds')
+    .min(TTL_MIN_S, `ttl_s must be at least ${TTL_MIN_S}`).max(TTL_MAX_S, `ttl_s must be at most ${TTL_MAX_S} (7 days)`).optional(),
+};
+
+const str = (what: string) => z.string({ required_error: `${what} is required`, invalid_type_error: `${what} must be a string` });
+
+export const DmArgs = z.object({
+  to: str('to'),
+  content,
+  ...meta,
+  queue_if_unknown: z.boolean({ invalid_type_error: 'queue_if_unknown must be true or false' }).optional(),
+}).strict();
+export type DmArgs = z.infer<typeof DmArgs>;
+
+export const BroadcastArgs = z.object({ content, ...meta }).strict();
+export type BroadcastArgs = z.infer<typeof BroadcastArgs>;
+
+export const RegisterArgs = z.object({ name: str('name'), role: str('role'), project: str('project').optional() }).strict();
+export const WhoArgs = z.object({}).strict();
+export const StatusArgs = z.object({ message_id: str('message_id').max(64) }).strict();
+export const HistoryArgs = z.object({
+  peer: str('peer').optional(),
+  thread_id: meta.thread_id,
+  query: str('query').max(200).optional(),
+  limit: z.number().int().min(1).max(200).optional(),
+}).strict();
+export const InboxArgs = z.object({ limit: z.number().int().min(1).max(100).optional() }).strict();
+
+export const PermissionRequestParams = z.object({
+  request_id: z.string().regex(/^[A-Za-z]{1,16}$/),
+  tool_name: z.string().max(200),
+  description: z.string().max(4000).default(''),
+  input_preview: z.string().max(4000).default(''),
+}).passthrough();
+
+/** Parses tool arguments, turning zod's issues into one sentence a model can act on. */
+export function parseArgs<T>(schema: z.ZodType<T>, raw: unknown, tool: string): T {
+  const r = schema.safeParse(raw ?? {});
+  if (r.success) return r.data;
+  const parts = r.error.issues.map((i) => {
+    if (i.code === 'unrecognized_keys') return `unknown argument(s) ${i.keys.map((k) => `"${k}"`).join(', ')} (routing fields are set by cc-dm, not by the sender)`;
+    const path = i.path.join('.');
+    return path && !i.message.startsWith(path) ? `${path}: ${i.message}` : i.message;
+  });
+  throw new CcDmError('E_INVALID', `${tool}: ${parts.join('; ')}.`);
+}
+
+/** A dm whose whole content is `yes <id>` or `no <id>` may be a permission verdict. */
+export function parseVerdict(content: string): { behavior: 'allow' | 'deny'; requestId: string } | undefined {
+  const m = /^\s*(yes|no)\s+([a-z]{5})\s*$/i.exec(content);
+  if (!m) return undefined;
+  return { behavior: m[1]!.toLowerCase() === 'yes' ? 'allow' : 'deny', requestId: m[2]!.toLowerCase() };
+}

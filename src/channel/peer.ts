@@ -1,0 +1,100 @@
+/**
+ * A cc-dm channel server started the way Claude Code starts it: a child process over stdio,
+ * driven by the MCP SDK Client. Used by `cc-dm demo`, the integration tests and the benchmark.
+ */
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'cc-dm.js');
+
+export interface Pushed {
+  content: string;
+  meta: Record<string, string>;
+  at: number;
+}
+
+export interface PeerOptions {
+  home: string;
+  name?: string;
+  env?: Record<string, string | undefined>;
+  /** Declare the claude/channel capability, as a client that shows pushes would (default true). */
+  channel?: boolean;
+  nodeArgs?: string[];
+  cwd?: string;
+  stderr?: 'inherit' | 'ignore' | 'pipe';
+}
+
+export class Peer {
+  readonly pushes: Pushed[] = [];
+  readonly verdicts: { request_id: string; behavior: string; at: number }[] = [];
+  private waiters: (() => void)[] = [];
+  stderrText = '';
+
+  private constructor(readonly client: Client, readonly transport: StdioClientTransport) {}
+
+  static async start(o: PeerOptions): Promise<Peer> {
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('CC_DM_') && k !== 'CLAUDECODE') env[k] = v;
+    env.CC_DM_HOME = o.home;
+    if (o.name) env.CC_DM_SESSION_NAME = o.name;
+    for (const [k, v] of Object.entries(o.env ?? {})) {
+      if (v === undefined) delete env[k];
+      else env[k] = v;
+    }
+    const transport = new StdioClientTransport({
+      command: process.execPath, args: [...(o.nodeArgs ?? []), BIN, 'serve'], env, cwd: o.cwd, stderr: o.stderr ?? 'pipe',
+    });
+    const client = new Client({ name: 'cc-dm-peer', version: '1.0.0' }, {
+      capabilities: o.channel === false ? {} : { experimental: { 'claude/channel': {} } },
+    });
+    const peer = new Peer(client, transport);
+    client.fallbackNotificationHandler = async (n) => {
+      const p = (n.params ?? {}) as Record<string, unknown>;
+      if (n.method === 'notifications/claude/channel') {
+        peer.pushes.push({ content: p.content as string, meta: p.meta as Record<string, string>, at: performance.now() });
+      } else if (n.method === 'notifications/claude/channel/permission') {
+        peer.verdicts.push({ request_id: p.request_id as string, behavior: p.behavior as string, at: performance.now() });
+      }
+      const w = peer.waiters;
+      peer.waiters = [];
+      w.forEach((f) => f());
+    };
+    transport.stderr?.on('data', (d) => { peer.stderrText += String(d); });
+    await client.connect(transport);
+    return peer;
+  }
+
+  get pid(): number | null {
+    return this.transport.pid;
+  }
+
+  /** Calls a tool; returns the parsed JSON body and whether it was an error. */
+  async call(tool: string, args: Record<string, unknown> = {}): Promise<{ body: any; isError: boolean }> {
+    const r = await this.client.callTool({ name: tool, arguments: args });
+    const text = (r.content as { type: string; text: string }[])[0]?.text ?? '{}';
+    return { body: JSON.parse(text), isError: r.isError === true };
+  }
+
+  /** Resolves when `pred` holds over what arrived, or rejects after `ms` naming what is missing. */
+  async waitFor(pred: (p: Peer) => boolean, ms: number, what: string): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!pred(this)) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out after ${ms} ms waiting for ${what} (got ${this.pushes.length} push(es))`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.min(left, 200));
+        this.waiters.push(() => { clearTimeout(t); resolve(); });
+      });
+    }
+  }
+
+  notify(method: string, params: Record<string, unknown>): Promise<void> {
+    return this.client.notification({ method, params } as never);
+  }
+
+  async close(): Promise<void> {
+    await this.client.close().catch(() => {});
+  }
+}

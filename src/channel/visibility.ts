@@ -1,0 +1,60 @@
+/**
+ * Will this session's Claude Code show our pushes? Claude Code drops channel notifications from
+ * a server it was not told to load as a channel, silently, and nothing in the MCP handshake says
+ * which case applies: its command line does (`--channels` or
+ * `--dangerously-load-development-channels`). Other MCP clients say so by declaring the
+ * `claude/channel` capability.
+ */
+import { readFileSync } from 'node:fs';
+import type { PushMode } from '../config.js';
+
+const CHANNEL_FLAGS = ['--channels', '--dangerously-load-development-channels'];
+
+function cmdline(pid: number): string[] | undefined {
+  try {
+    const raw = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return raw.split('\0').filter(Boolean);
+  } catch {
+    return undefined;
+  }
+}
+
+function parentOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+function looksLikeClaude(argv: string[]): boolean {
+  return argv.slice(0, 2).some((a) => /(^|\/)claude(\.exe)?$/.test(a) || a.includes('@anthropic-ai/claude-code'));
+}
+
+/** The nearest Claude Code ancestor (a shell or npx may stand between): its argv, if any. */
+export function claudeAncestor(startPid = process.ppid, depth = 4): string[] | undefined {
+  let pid: number | undefined = startPid;
+  for (let i = 0; i < depth && pid && pid > 1; i++) {
+    const argv = cmdline(pid);
+    if (argv && looksLikeClaude(argv)) return argv;
+    pid = parentOf(pid);
+  }
+  return undefined;
+}
+
+export function hasChannelFlag(argv: readonly string[]): boolean {
+  return argv.some((a) => CHANNEL_FLAGS.some((f) => a === f || a.startsWith(f + '=')));
+}
+
+/**
+ * Decides push visibility: forced by CC_DM_PUSH, else by the Claude Code command line, else by
+ * the client's declared capability (undefined until the handshake).
+ */
+export function decidePush(mode: PushMode, clientDeclaresChannel?: boolean): boolean {
+  if (mode === 'on') return true;
+  if (mode === 'off') return false;
+  const claude = claudeAncestor();
+  if (claude) return hasChannelFlag(claude);
+  return clientDeclaresChannel === true;
+}

@@ -1,0 +1,37 @@
+/** Output for people (aligned tables, colour only on a terminal) and for scripts (--json). */
+import type { Trace } from '../store/types.js';
+
+const tty = process.stdout.isTTY && !process.env.NO_COLOR;
+export const c = {
+  dim: (s: string) => (tty ? `\x1b[2m${s}\x1b[0m` : s),
+  bold: (s: string) => (tty ? `\x1b[1m${s}\x1b[0m` : s),
+  green: (s: string) => (tty ? `\x1b[32m${s}\x1b[0m` : s),
+  yellow: (s: string) => (tty ? `\x1b[33m${s}\x1b[0m` : s),
+  red: (s: string) => (tty ? `\x1b[31m${s}\x1b[0m` : s),
+};
+
+export function iso(n: number | null | undefined): string {
+  return n === null || n === undefined ? '' : new Date(n).toISOString();
+}
+
+export function table(rows: Record<string, unknown>[], cols: string[]): string {
+  if (rows.length === 0) return c.dim('(none)');
+  const cell = (v: unknown) => (v === null || v === undefined ? '' : String(v));
+  const widths = cols.map((k) => Math.max(k.length, ...rows.map((r) => Math.min(cell(r[k]).length, 60))));
+  const line = (vals: string[]) => vals.map((v, i) => (v.length > 60 ? v.slice(0, 57) + '...' : v).padEnd(widths[i]!)).join('  ').trimEnd();
+  return [c.bold(line(cols)), ...rows.map((r) => line(cols.map((k) => cell(r[k]))))].join('\n');
+}
+
+export function printJson(v: unknown): void {
+  process.stdout.write(JSON.stringify(v, null, 2) + '\n');
+}
+
+/** One message as a feed line: time, sender -> recipients, states, content on one line. */
+export function feedLine(t: Trace): string {
+  const m = t.message;
+  const to = m.kind === 'broadcast' ? `* (${t.deliveries.length})` : t.deliveries.map((d) => d.recipient_name).join(',') || m.to_name || '';
+  const states = [...new Set(t.deliveries.map((d) => d.state))].join('/');
+  const who = m.sender_kind === 'human' ? c.yellow(m.from_name) : c.green(m.from_name);
+  const text = m.content.replace(/\s+/g, ' ');
+  return `${c.dim(iso(m.sent_at).slice(11, 23))} ${who} -> ${to} ${c.dim(`[${states}] ${m.id}`)}${m.thread_id ? c.dim(` #${m.thread_id}`) : ''}\n    ${text.length > 300 ? text.slice(0, 297) + '...' : text}`;
+}

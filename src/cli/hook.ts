@@ -1,0 +1,49 @@
+/**
+ * `cc-dm hook session-start`: Claude Code's SessionStart hook (startup, resume, clear, compact).
+ * It re-injects the session's cc-dm identity, which a compaction would otherwise lose. The hook
+ * finds its own session by the Claude Code process both it and the channel server descend from.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { readFileSync } from 'node:fs';
+import type { CliContext } from './context.js';
+import type { SessionRow } from '../store/types.js';
+
+function ancestors(depth = 5): number[] {
+  const out: number[] = [];
+  let pid = process.ppid;
+  for (let i = 0; i < depth && pid > 1; i++) {
+    out.push(pid);
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      pid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    } catch { break; }
+  }
+  return out;
+}
+
+export async function findOwnSession(ctx: CliContext, waitMs: number): Promise<SessionRow | undefined> {
+  const mine = new Set(ancestors());
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const s = (await ctx.bus.liveSessions()).find((x) => mine.has(x.ppid));
+    if (s || Date.now() >= deadline) return s;
+    await sleep(100); // the channel server may still be starting when the hook runs
+  }
+}
+
+export async function sessionStartContext(ctx: CliContext, source: string): Promise<string> {
+  const s = await findOwnSession(ctx, 3000);
+  const name = s?.name ?? ctx.cfg.sessionName;
+  if (!name) return 'cc-dm: no cc-dm session was found for this Claude Code (is the cc-dm MCP server enabled?).';
+  const lines = [
+    `cc-dm identity: you are "${name}"${s?.role ? ` (role: ${s.role})` : ''}${s?.project ? ` in project "${s.project}"` : ''} on the cc-dm message bus.`,
+    s?.wanted_name ? `(The launch name "${s.wanted_name}" was held by another live session.)` : '',
+    'Messages from other sessions arrive as <channel> events with from_session/to_session/message_id attributes. Reply with the cc-dm dm tool (mcp__...__dm), never with the built-in SendMessage. Use who for the roster and history to re-read recent messages.',
+  ];
+  if (s) {
+    const waiting = await ctx.bus.store.countPending(s.name_key!, Date.now());
+    if (waiting > 0) lines.push(`${waiting} message(s) are waiting for you${s.can_push ? ' and are being pushed' : ': call the inbox tool'}.`);
+  }
+  if (source === 'compact') lines.push('Your context was just compacted: call history to re-read recent messages if you need them.');
+  return lines.filter(Boolean).join('\n');
+}

@@ -1,0 +1,217 @@
+/**
+ * The `cc-dm` command: a thin layer over the same bus the channel server uses.
+ * Exit codes: 0 done; 1 failed; 2 bad usage or configuration; 3 refused (human-only, forbidden);
+ * 4 not found.
+ */
+import { Command, Option } from 'commander';
+import { CcDmError, isCcDmError, type ErrorCode } from '../errors.js';
+import { errorText } from '../log.js';
+import { checkName, nameKey } from '../bus/names.js';
+import { parseArgs, DmArgs, BroadcastArgs, PRIORITIES, MESSAGE_TYPES } from '../bus/validate.js';
+import { traceView } from '../bus/session.js';
+import { openContext, requireHuman, type CliContext } from './context.js';
+import { c, feedLine, iso, printJson, table } from './format.js';
+
+const EXIT: Partial<Record<ErrorCode, number>> = {
+  E_CONFIG: 2, E_INVALID: 2, E_HUMAN_ONLY: 3, E_FORBIDDEN: 3, E_SCOPE: 3, E_NOT_FOUND: 4, E_UNKNOWN_RECIPIENT: 4, E_RENAMED: 4,
+};
+
+async function withContext<T>(fn: (ctx: CliContext) => Promise<T>): Promise<T> {
+  const ctx = await openContext();
+  try { return await fn(ctx); } finally { await ctx.close(); }
+}
+
+/** Parses a time filter: an ISO date, or an age such as 30m, 2h, 7d. */
+export function parseSince(v: string): number {
+  const m = /^(\d+)\s*([smhd])$/.exec(v.trim());
+  if (m) return Date.now() - Number(m[1]) * { s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[m[2] as 's']!;
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw new CcDmError('E_INVALID', `"${v}" is not a time: use an ISO date (2026-11-25T10:00) or an age (30m, 2h, 7d).`);
+  return t;
+}
+
+function num(what: string, min: number, max: number) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new CcDmError('E_INVALID', `${what} must be a whole number from ${min} to ${max}.`);
+    return n;
+  };
+}
+
+export function buildProgram(): Command {
+  const program = new Command('cc-dm')
+    .description('Direct messages between Claude Code sessions, pushed into the receiving model\'s context.')
+    .version('2.0.0')
+    .showHelpAfterError()
+    .configureOutput({ outputError: (s, write) => write(c.red(s)) });
+
+  program.command('serve').description('run the MCP channel server over stdio (the command Claude Code spawns)')
+    .action(async () => { const { serve } = await import('../channel/server.js'); await serve(); });
+
+  program.command('who').description('list live sessions').option('--json', 'machine-readable output')
+    .action((o) => withContext(async (ctx) => {
+      const live = await ctx.bus.liveSessions();
+      const rows = live.map((s) => ({
+        name: s.name, role: s.role, project: s.project, cwd: s.cwd, host: s.host, pid: s.pid,
+        since: iso(s.started_at), last_active: iso(s.last_active_at), push: s.can_push, name_source: s.name_source,
+        pending: 0,
+      }));
+      for (const r of rows) r.pending = await ctx.bus.store.countPending(nameKey(r.name!), Date.now());
+      if (o.json) return printJson(rows);
+      console.log(table(rows.map((r) => ({ ...r, push: r.push ? 'yes' : c.yellow('no (inbox)') })), ['name', 'role', 'project', 'push', 'pending', 'since', 'last_active', 'cwd']));
+    }));
+
+  program.command('send').description('send a message as the human (sender_kind: human)')
+    .argument('[to]', 'recipient name (omit with --broadcast)')
+    .argument('<text...>', 'the message')
+    .option('-b, --broadcast', 'send to every live session (in --project if given)')
+    .option('-p, --project <project>', 'with --broadcast: only sessions of this project')
+    .addOption(new Option('--priority <p>').choices([...PRIORITIES]))
+    .addOption(new Option('--type <t>', 'message_type').choices([...MESSAGE_TYPES]))
+    .option('--thread <id>', 'thread_id')
+    .option('--ttl <seconds>', 'how long it may wait for an offline recipient', num('--ttl', 10, 604800))
+    .option('--queue', 'queue for a name no session has used yet')
+    .option('--json', 'machine-readable output')
+    .action((to: string | undefined, words: string[], o) => withContext(async (ctx) => {
+      requireHuman(ctx.cfg, 'cc-dm send');
+      const meta = { priority: o.priority, message_type: o.type, thread_id: o.thread, ttl_s: o.ttl };
+      let result;
+      if (o.broadcast) {
+        const content = [to, ...words].filter((w) => w !== undefined).join(' ');
+        result = await ctx.bus.broadcast({ kind: 'human' }, parseArgs(BroadcastArgs, strip({ content, ...meta }), 'send'), { project: o.project });
+      } else {
+        if (!to) throw new CcDmError('E_INVALID', 'send needs a recipient name, or --broadcast.');
+        result = await ctx.bus.dm({ kind: 'human' }, parseArgs(DmArgs, strip({ to, content: words.join(' '), ...meta, queue_if_unknown: o.queue || undefined }), 'send'));
+      }
+      if (o.json) return printJson(result);
+      console.log(c.green('sent'), JSON.stringify(result));
+    }));
+
+  program.command('reserve').description('keep a name from being taken with register (e.g. an approver not running yet)')
+    .argument('<name>').option('--release', 'remove the reservation')
+    .action((name: string, o) => withContext(async (ctx) => {
+      requireHuman(ctx.cfg, 'cc-dm reserve');
+      const display = checkName(name);
+      await ctx.bus.store.reserveName(display, nameKey(display), !o.release);
+      console.log(o.release ? `"${display}" is no longer reserved.` : `"${display}" is reserved: only a session launched with CC_DM_SESSION_NAME=${display} can hold it.`);
+    }));
+
+  program.command('approvals').description('list permission requests waiting for an answer')
+    .option('--all', 'include answered ones, with who answered').option('--json', 'machine-readable output')
+    .action((o) => withContext(async (ctx) => {
+      const rows = (await ctx.bus.store.listPermissions(!o.all)).map((p) => ({
+        id: p.request_id, from: p.requester_name, tool: p.tool_name, description: p.description, input: p.input_preview,
+        approver: p.approver_key ?? 'human', state: p.state, asked_at: iso(p.created_at), decided_by: p.decided_by, decided_at: iso(p.decided_at),
+      }));
+      if (o.json) return printJson(rows);
+      console.log(table(rows, o.all ? ['id', 'from', 'tool', 'state', 'decided_by', 'asked_at', 'description'] : ['id', 'from', 'tool', 'approver', 'asked_at', 'description', 'input']));
+    }));
+
+  for (const [cmd, behavior] of [['approve', 'allow'], ['deny', 'deny']] as const) {
+    program.command(cmd).description(`${cmd} a pending permission request as the human`)
+      .argument('<id>', 'the 5-letter request id').option('--from <name>', 'the requesting session, when the id is pending for several')
+      .option('--json', 'machine-readable output')
+      .action((id: string, o) => withContext(async (ctx) => {
+        requireHuman(ctx.cfg, `cc-dm ${cmd}`);
+        const r = await ctx.bus.humanVerdict(id, behavior, o.from);
+        if (o.json) return printJson(r);
+        console.log(`${behavior === 'allow' ? c.green('allowed') : c.red('denied')} ${r.permission_answered.request_id} of ${r.permission_answered.requester}`);
+      }));
+  }
+
+  program.command('trace').description('where a message is: per recipient, its state and times')
+    .argument('<message_id>').option('--json', 'machine-readable output')
+    .action((id: string, o) => withContext(async (ctx) => {
+      const view = traceView(await ctx.bus.trace(id));
+      if (o.json) return printJson(view);
+      console.log(`${view.message_id} from ${view.from} (${view.sender_kind}) at ${view.sent_at}${view.thread_id ? ` thread ${view.thread_id}` : ''}`);
+      console.log(table(view.recipients as Record<string, unknown>[], ['to', 'state', 'queued_at', 'delivered_at', 'delivered_via', 'replied_at', 'expired_at', 'expire_reason']));
+    }));
+
+  const historyOptions = (cmd: Command) => cmd
+    .option('--peer <name>', 'messages sent or received by this name')
+    .option('--with <name>', 'with --peer: only those exchanged with this name')
+    .option('--thread <id>', 'one thread').option('--project <project>', 'one project')
+    .option('--since <time>', 'ISO date or age (30m, 2h, 7d)').option('--until <time>', 'ISO date or age')
+    .option('-n, --limit <n>', 'at most this many (newest)', num('--limit', 1, 10000), 50)
+    .option('--json', 'machine-readable output');
+  const runHistory = (query: string | undefined, o: Record<string, any>) => withContext(async (ctx) => {
+    const rows = await ctx.bus.store.history({
+      participant: o.peer ? nameKey(o.peer) : undefined, peer: o.with ? nameKey(o.with) : undefined,
+      thread_id: o.thread, project: o.project, since: o.since ? parseSince(o.since) : undefined,
+      until: o.until ? parseSince(o.until) : undefined, query, limit: o.limit,
+    });
+    if (o.json) return printJson(rows.map(traceView).map((v, i) => ({ ...v, content: rows[i]!.message.content })));
+    if (rows.length === 0) console.log(c.dim('(no messages)'));
+    for (const t of rows) console.log(feedLine(t));
+  });
+  historyOptions(program.command('log').description('message history, oldest first')).action((o) => runHistory(undefined, o));
+  historyOptions(program.command('search').description('full-text search over all history').argument('<words...>'))
+    .action((words: string[], o) => runHistory(words.join(' '), o));
+
+  program.command('tail').description('the live feed of messages').option('-f, --follow', 'keep printing new messages')
+    .option('-n, --lines <n>', 'how many recent messages first', num('--lines', 0, 10000), 20)
+    .option('--json', 'one JSON object per line')
+    .action((o) => withContext(async (ctx) => {
+      const out = (t: Parameters<typeof feedLine>[0]) => console.log(o.json ? JSON.stringify({ ...traceView(t), content: t.message.content }) : feedLine(t));
+      const recent = o.lines > 0 ? await ctx.bus.store.history({ limit: o.lines }) : [];
+      recent.forEach(out);
+      let after = recent.at(-1)?.message.seq ?? (await ctx.bus.store.history({ limit: 1 })).at(-1)?.message.seq ?? 0;
+      while (o.follow) {
+        const rows = await ctx.bus.store.history({ afterSeq: after, limit: 500 });
+        rows.forEach(out);
+        if (rows.length) after = rows.at(-1)!.message.seq;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }));
+
+  program.command('prune').description('delete history older than the retention (queued mail is always kept)')
+    .option('--older-than <days>', 'override CC_DM_RETENTION_DAYS', num('--older-than', 0, 36500))
+    .option('--json', 'machine-readable output')
+    .action((o) => withContext(async (ctx) => {
+      const days = o.olderThan ?? ctx.cfg.retentionDays;
+      const expired = await ctx.bus.store.expireDue(Date.now());
+      const r = await ctx.bus.store.prune(Date.now() - days * 86_400_000);
+      if (o.json) return printJson({ ...r, expired, older_than_days: days });
+      console.log(`pruned ${r.messages} message(s) and ${r.sessions} ended session(s) older than ${days} day(s); ${expired} queued message(s) expired.`);
+    }));
+
+  program.command('hook').description('Claude Code hook entry points (used by the plugin)')
+    .argument('<event>', 'session-start')
+    .action(async (event: string) => {
+      if (event !== 'session-start') throw new CcDmError('E_INVALID', `unknown hook "${event}": expected session-start.`);
+      const input = await readStdin();
+      let source = 'startup';
+      try { source = JSON.parse(input || '{}').source ?? source; } catch { /* not JSON: keep the default */ }
+      const { sessionStartContext } = await import('./hook.js');
+      const text = await withContext((ctx) => sessionStartContext(ctx, source));
+      printJson({ hookSpecificOutput: { hookEventName: 'SessionStart', additionalContext: text } });
+    });
+
+  program.command('demo').description('start real channel servers over stdio and show messages flowing between them')
+    .option('--sessions <n>', 'how many sessions', num('--sessions', 2, 20), 3)
+    .option('--messages <n>', 'how many dms', num('--messages', 1, 10000), 6)
+    .action(async (o) => { const { demo } = await import('./demo.js'); await demo({ sessions: o.sessions, messages: o.messages }); });
+
+  return program;
+}
+
+function strip<T extends Record<string, unknown>>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) return '';
+  let data = '';
+  for await (const chunk of process.stdin) data += chunk;
+  return data;
+}
+
+export async function run(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (e) {
+    process.stderr.write(`${c.red('cc-dm:')} ${errorText(e)}\n`);
+    process.exitCode = isCcDmError(e) ? (EXIT[e.code] ?? 1) : 1;
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * The one place that reads the environment. Everything else receives a validated, frozen
+ * Config. Invalid settings are a clear error at start, never a surprise later.
+ */
+import { homedir, hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { CcDmError } from './errors.js';
+import { checkName, checkRole, checkProject, nameKey } from './bus/names.js';
+
+export type PushMode = 'auto' | 'on' | 'off';
+
+export interface Config {
+  readonly home: string;
+  readonly dbPath: string;
+  readonly databaseUrl?: string;
+  readonly storeKind: 'sqlite' | 'postgres';
+  readonly host: string;
+  readonly sessionName?: string;
+  readonly role?: string;
+  readonly project?: string;
+  readonly permissionRelay: boolean;
+  readonly permissionApprover?: string;
+  readonly broadcastAllowedRoles?: readonly string[];
+  readonly dmAllowlist?: readonly string[];
+  readonly dmBlocklist?: readonly string[];
+  readonly push: PushMode;
+  /** Fallback poll period: the doorbell only shortens the wait, this keeps delivery correct. */
+  readonly pollMs: number;
+  /** Turn the doorbell off (benchmarks compare poll-only with wake). */
+  readonly wake: boolean;
+  /** Liveness across hosts (PostgreSQL): heartbeat period and expiry. */
+  readonly heartbeatMs: number;
+  readonly heartbeatExpiryMs: number;
+  readonly retentionDays: number;
+  /** How long a write waits for a locked database before failing with a clear error. */
+  readonly busyLimitMs: number;
+  readonly logFile?: string;
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Inside a Claude Code tool call (CLAUDECODE=1): human-only commands refuse. */
+  readonly insideClaudeCode: boolean;
+}
+
+type Env = Record<string, string | undefined>;
+
+function list(env: Env, key: string): string[] | undefined {
+  const raw = env[key];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  return raw.split(',').map((s) => s.trim()).filter(Boolean).map((s) => nameKey(s));
+}
+
+function int(env: Env, key: string, dflt: number, min: number, max: number): number {
+  const raw = env[key];
+  if (raw === undefined || raw.trim() === '') return dflt;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new CcDmError('E_CONFIG', `${key}=${raw} is invalid: expected a whole number from ${min} to ${max}.`);
+  }
+  return n;
+}
+
+function optional(env: Env, key: string): string | undefined {
+  const v = env[key]?.trim();
+  return v ? v : undefined;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const home = resolve(optional(env, 'CC_DM_HOME') ?? join(homedir(), '.cc-dm'));
+  const databaseUrl = optional(env, 'CC_DM_DATABASE_URL');
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new CcDmError('E_CONFIG', 'CC_DM_DATABASE_URL must start with postgres:// or postgresql:// (unset it to use the embedded SQLite store).');
+  }
+  const sessionName = optional(env, 'CC_DM_SESSION_NAME');
+  if (sessionName) checkName(sessionName, 'CC_DM_SESSION_NAME');
+  const role = optional(env, 'CC_DM_SESSION_ROLE');
+  if (role) checkRole(role, 'CC_DM_SESSION_ROLE');
+  const project = optional(env, 'CC_DM_SESSION_PROJECT');
+  if (project) checkProject(project, 'CC_DM_SESSION_PROJECT');
+  const approver = optional(env, 'CC_DM_PERMISSION_APPROVER');
+  if (approver) checkName(approver, 'CC_DM_PERMISSION_APPROVER');
+
+  const dmAllowlist = list(env, 'CC_DM_DM_ALLOWLIST');
+  const dmBlocklist = list(env, 'CC_DM_DM_BLOCKLIST');
+  if (dmAllowlist && dmBlocklist) {
+    throw new CcDmError('E_CONFIG', 'CC_DM_DM_ALLOWLIST and CC_DM_DM_BLOCKLIST are both set: use one or the other (an allowlist already blocks every name it does not list).');
+  }
+  const push = (optional(env, 'CC_DM_PUSH') ?? 'auto').toLowerCase();
+  if (push !== 'auto' && push !== 'on' && push !== 'off') {
+    throw new CcDmError('E_CONFIG', `CC_DM_PUSH=${push} is invalid: expected auto, on or off.`);
+  }
+  const logLevel = (optional(env, 'CC_DM_LOG_LEVEL') ?? 'info').toLowerCase();
+  if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) {
+    throw new CcDmError('E_CONFIG', `CC_DM_LOG_LEVEL=${logLevel} is invalid: expected debug, info, warn or error.`);
+  }
+  const relay = optional(env, 'CC_DM_PERMISSION_RELAY');
+  const heartbeatMs = int(env, 'CC_DM_HEARTBEAT_MS', 10_000, 500, 600_000);
+  const cfg: Config = {
+    home,
+    dbPath: join(home, 'bus.db'),
+    databaseUrl,
+    storeKind: databaseUrl ? 'postgres' : 'sqlite',
+    host: optional(env, 'CC_DM_HOST') ?? hostname(),
+    sessionName,
+    role,
+    project,
+    permissionRelay: relay === '1' || relay?.toLowerCase() === 'true',
+    permissionApprover: approver,
+    broadcastAllowedRoles: list(env, 'CC_DM_BROADCAST_ALLOWED_ROLES'),
+    dmAllowlist,
+    dmBlocklist,
+    push: push as PushMode,
+    pollMs: int(env, 'CC_DM_POLL_MS', 5_000, 50, 600_000),
+    wake: optional(env, 'CC_DM_WAKE') !== '0',
+    heartbeatMs,
+    heartbeatExpiryMs: int(env, 'CC_DM_HEARTBEAT_EXPIRY_MS', heartbeatMs * 3, heartbeatMs * 2, 3_600_000),
+    retentionDays: int(env, 'CC_DM_RETENTION_DAYS', 30, 1, 36_500),
+    busyLimitMs: int(env, 'CC_DM_BUSY_LIMIT_MS', 15_000, 100, 600_000),
+    logFile: optional(env, 'CC_DM_LOG_FILE'),
+    logLevel: logLevel as Config['logLevel'],
+    insideClaudeCode: env.CLAUDECODE === '1',
+  };
+  return Object.freeze(cfg);
+}

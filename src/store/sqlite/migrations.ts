@@ -1,0 +1,71 @@
+/**
+ * Numbered SQLite migrations. Each runs inside one BEGIN IMMEDIATE transaction together with
+ * its row in cc_dm_migrations, so many servers starting at once migrate exactly once.
+ */
+export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
+  {
+    version: 1,
+    sql: `
+CREATE TABLE sessions (
+  id TEXT PRIMARY KEY,
+  name TEXT, name_key TEXT, name_source TEXT, wanted_name TEXT,
+  role TEXT, project TEXT, cwd TEXT NOT NULL, host TEXT NOT NULL,
+  pid INTEGER NOT NULL, ppid INTEGER NOT NULL, pid_start TEXT, ppid_start TEXT,
+  can_push INTEGER NOT NULL DEFAULT 0, client TEXT, doorbell TEXT,
+  started_at INTEGER NOT NULL, last_active_at INTEGER NOT NULL, heartbeat_at INTEGER NOT NULL,
+  ended_at INTEGER, end_reason TEXT
+);
+-- One live holder per name: the index is the arbiter when two processes race.
+CREATE UNIQUE INDEX sessions_one_holder ON sessions(name_key) WHERE ended_at IS NULL AND name_key IS NOT NULL;
+CREATE INDEX sessions_open ON sessions(ended_at);
+
+CREATE TABLE names (
+  key TEXT PRIMARY KEY, display TEXT NOT NULL, project TEXT, role TEXT,
+  reserved INTEGER NOT NULL DEFAULT 0, released_to TEXT,
+  created_at INTEGER NOT NULL, last_held_at INTEGER
+);
+
+CREATE TABLE messages (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
+  from_name TEXT NOT NULL, from_key TEXT NOT NULL, from_session TEXT, sender_kind TEXT NOT NULL,
+  to_name TEXT, project TEXT, content TEXT NOT NULL,
+  priority TEXT, message_type TEXT, thread_id TEXT,
+  sent_at INTEGER NOT NULL, expires_at INTEGER NOT NULL
+);
+CREATE INDEX messages_from ON messages(from_key, seq);
+CREATE INDEX messages_thread ON messages(thread_id) WHERE thread_id IS NOT NULL;
+CREATE INDEX messages_sent ON messages(sent_at);
+
+CREATE TABLE deliveries (
+  message_seq INTEGER NOT NULL REFERENCES messages(seq) ON DELETE CASCADE,
+  recipient_key TEXT NOT NULL, recipient_name TEXT NOT NULL,
+  state TEXT NOT NULL, queued_at INTEGER NOT NULL,
+  delivered_at INTEGER, delivered_via TEXT, delivered_session TEXT,
+  replied_at INTEGER, expired_at INTEGER, expire_reason TEXT,
+  PRIMARY KEY (message_seq, recipient_key)
+) WITHOUT ROWID;
+CREATE INDEX deliveries_queued ON deliveries(recipient_key, message_seq) WHERE state = 'queued';
+CREATE INDEX deliveries_recipient ON deliveries(recipient_key, message_seq);
+
+CREATE TABLE permissions (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  request_id TEXT NOT NULL, requester_key TEXT NOT NULL, requester_name TEXT NOT NULL,
+  requester_session TEXT NOT NULL, approver_key TEXT,
+  tool_name TEXT NOT NULL, description TEXT NOT NULL, input_preview TEXT NOT NULL,
+  state TEXT NOT NULL, created_at INTEGER NOT NULL,
+  decided_at INTEGER, decided_by TEXT, decided_kind TEXT, notified_at INTEGER
+);
+-- Claude Code's 5-letter ids repeat across sessions and runs: key by requester and id.
+CREATE UNIQUE INDEX permissions_pending ON permissions(requester_key, request_id) WHERE state = 'pending';
+
+CREATE VIRTUAL TABLE messages_fts USING fts5(content, content='messages', content_rowid='seq');
+CREATE TRIGGER messages_fts_ai AFTER INSERT ON messages BEGIN
+  INSERT INTO messages_fts(rowid, content) VALUES (new.seq, new.content);
+END;
+CREATE TRIGGER messages_fts_ad AFTER DELETE ON messages BEGIN
+  INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.seq, old.content);
+END;
+`,
+  },
+];
