@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+// The whole suite: build, then unit and integration tests against SQLite and a throwaway
+// PostgreSQL, the console's browser tests, and the end-to-end tests with the real Claude Code.
+// A missing system package is installed where possible (apt-get as root), or the run fails
+// naming it: no suite is ever skipped silently.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensurePackages } from './system.mjs';
+import { startPostgres } from './pg.mjs';
+
+const root = new URL('..', import.meta.url).pathname;
+const args = process.argv.slice(2);
+const only = args.filter((a) => !a.startsWith('-'));
+const suites = only.length ? only : ['unit', 'integration', 'console', 'e2e'];
+
+function files(dir) {
+  const abs = join(root, 'dist', 'test', dir);
+  if (!existsSync(abs)) return [];
+  const out = [];
+  for (const f of readdirSync(abs)) {
+    const p = join(abs, f);
+    if (statSync(p).isDirectory()) out.push(...files(join(dir, f)));
+    else if (f.endsWith('.test.js')) out.push(p);
+  }
+  return out;
+}
+
+function run(cmd, argv, env = {}) {
+  const r = spawnSync(cmd, argv, { stdio: 'inherit', cwd: root, env: { ...process.env, ...env } });
+  return r.status ?? 1;
+}
+
+if (run('npx', ['tsc', '-p', 'tsconfig.json']) !== 0) process.exit(1);
+
+const needs = new Set();
+if (suites.includes('integration') || suites.includes('unit')) needs.add('postgresql');
+if (suites.includes('console')) needs.add('chromium');
+if (suites.includes('e2e')) needs.add('tmux');
+ensurePackages([...needs]);
+
+let pg;
+let failed = 0;
+try {
+  const env = {};
+  if (needs.has('postgresql')) {
+    pg = await startPostgres();
+    env.CC_DM_TEST_PG_URL = pg.url;
+  }
+  const concurrency = { unit: 2, integration: 2, console: 1, e2e: 1 };
+  for (const suite of suites) {
+    const list = files(suite);
+    if (list.length === 0) { console.error(`test suite "${suite}" has no test files in dist/test/${suite}`); failed++; continue; }
+    console.log(`\n# suite: ${suite} (${list.length} file(s))`);
+    const status = run(process.execPath, ['--test', `--test-concurrency=${concurrency[suite] ?? 1}`, '--test-timeout=300000', ...list], env);
+    if (status !== 0) failed++;
+  }
+} finally {
+  await pg?.stop();
+}
+if (failed) {
+  console.error(`\n${failed} suite(s) failed`);
+  process.exit(1);
+}
