@@ -1,14 +1,19 @@
 /** Output for people (aligned tables, colour only on a terminal) and for scripts (--json). */
 import type { Trace } from '../store/types.js';
 
-const tty = process.stdout.isTTY && !process.env.NO_COLOR;
-export const c = {
-  dim: (s: string) => (tty ? `\x1b[2m${s}\x1b[0m` : s),
-  bold: (s: string) => (tty ? `\x1b[1m${s}\x1b[0m` : s),
-  green: (s: string) => (tty ? `\x1b[32m${s}\x1b[0m` : s),
-  yellow: (s: string) => (tty ? `\x1b[33m${s}\x1b[0m` : s),
-  red: (s: string) => (tty ? `\x1b[31m${s}\x1b[0m` : s),
-};
+function palette(tty: boolean) {
+  return {
+    dim: (s: string) => (tty ? `\x1b[2m${s}\x1b[0m` : s),
+    bold: (s: string) => (tty ? `\x1b[1m${s}\x1b[0m` : s),
+    green: (s: string) => (tty ? `\x1b[32m${s}\x1b[0m` : s),
+    yellow: (s: string) => (tty ? `\x1b[33m${s}\x1b[0m` : s),
+    red: (s: string) => (tty ? `\x1b[31m${s}\x1b[0m` : s),
+  };
+}
+const noColor = !!process.env.NO_COLOR;
+/** Colour for stdout, and for stderr: each only when that stream is a terminal. */
+export const c = palette(!!process.stdout.isTTY && !noColor);
+export const ce = palette(!!process.stderr.isTTY && !noColor);
 
 export function iso(n: number | null | undefined): string {
   return n === null || n === undefined ? '' : new Date(n).toISOString();

@@ -1,19 +1,25 @@
 /**
  * The `cc-dm` command: a thin layer over the same bus the channel server uses.
- * Exit codes: 0 done; 1 failed; 2 bad usage or configuration; 3 refused (human-only, forbidden);
- * 4 not found.
+ * Exit codes, for scripts:
+ *   0  done (doctor: every check passed or only warned)
+ *   1  failed (an unexpected error; doctor: a check failed)
+ *   2  bad usage or configuration (unknown option, missing argument, invalid value or setting)
+ *   3  refused (human-only command inside Claude Code, forbidden, out of scope)
+ *   4  not found (no such message, request, recipient, or a renamed one)
+ *   5  store unavailable (down, busy past the limit, corrupt, or newer than this cc-dm)
  */
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { CcDmError, isCcDmError, type ErrorCode } from '../errors.js';
 import { errorText } from '../log.js';
 import { checkName, nameKey } from '../bus/names.js';
 import { parseArgs, DmArgs, BroadcastArgs, PRIORITIES, MESSAGE_TYPES } from '../bus/validate.js';
 import { traceView } from '../bus/session.js';
 import { openContext, requireHuman, type CliContext } from './context.js';
-import { c, feedLine, iso, printJson, table } from './format.js';
+import { c, ce, feedLine, iso, printJson, table } from './format.js';
 
 const EXIT: Partial<Record<ErrorCode, number>> = {
   E_CONFIG: 2, E_INVALID: 2, E_HUMAN_ONLY: 3, E_FORBIDDEN: 3, E_SCOPE: 3, E_NOT_FOUND: 4, E_UNKNOWN_RECIPIENT: 4, E_RENAMED: 4,
+  E_STORE_DOWN: 5, E_STORE_BUSY: 5, E_STORE_CORRUPT: 5, E_STORE_VERSION: 5,
 };
 
 async function withContext<T>(fn: (ctx: CliContext) => Promise<T>): Promise<T> {
@@ -43,7 +49,8 @@ export function buildProgram(): Command {
     .description('Direct messages between Claude Code sessions, pushed into the receiving model\'s context.')
     .version('2.0.0')
     .showHelpAfterError()
-    .configureOutput({ outputError: (s, write) => write(c.red(s)) });
+    .exitOverride() // inherited by every subcommand: run() maps commander's errors to exit code 2
+    .configureOutput({ outputError: (s, write) => write(ce.red(s)) });
 
   program.command('serve').description('run the MCP channel server over stdio (the command Claude Code spawns)')
     .action(async () => { const { serve } = await import('../channel/server.js'); await serve(); });
@@ -211,7 +218,9 @@ export async function run(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (e) {
-    process.stderr.write(`${c.red('cc-dm:')} ${errorText(e)}\n`);
+    // Commander has printed its message (or the help) already; help and --version are success.
+    if (e instanceof CommanderError) { process.exitCode = e.exitCode === 0 ? 0 : 2; return; }
+    process.stderr.write(`${ce.red('cc-dm:')} ${errorText(e)}\n`);
     process.exitCode = isCcDmError(e) ? (EXIT[e.code] ?? 1) : 1;
   }
 }
