@@ -22,7 +22,8 @@ export function claimRules(source: NameSource): ClaimDecider {
       if (holderAlive) {
         return { kind: 'refuse', code: 'E_NAME_TAKEN', message: `the name "${display}" is held by a live session (since ${new Date(holder!.started_at).toISOString()}). Pick another name.` };
       }
-      if (name && !name.released_to) {
+      // A name with mail queued for it is a mailbox, even before any session has held it.
+      if ((name && !name.released_to) || queued > 0) {
         return {
           kind: 'refuse', code: 'E_NAME_TAKEN',
           message: `the name "${display}" belongs to a session that ended and keeps it as its mailbox. Only a session launched with CC_DM_SESSION_NAME=${display} can take it back; pick another name.`,

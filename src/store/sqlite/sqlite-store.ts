@@ -253,7 +253,12 @@ export class SqliteStore implements Store {
         VALUES (@id, @kind, @from_name, @from_key, @from_session, @sender_kind, @to_name, @project, @content, @priority,
           @message_type, @thread_id, @sent_at, @expires_at) RETURNING seq`).get(m) as { seq: number };
       const ins = this.db.prepare(`INSERT INTO deliveries (message_seq, recipient_key, recipient_name, state, queued_at) VALUES (?, ?, ?, 'queued', ?)`);
-      for (const r of recipients) ins.run(seq, r.key, r.display, m.sent_at);
+      // Mail queued for a name nobody has held yet makes that name a mailbox.
+      const mailbox = this.db.prepare('INSERT INTO names (key, display, created_at) VALUES (?, ?, ?) ON CONFLICT(key) DO NOTHING');
+      for (const r of recipients) {
+        ins.run(seq, r.key, r.display, m.sent_at);
+        mailbox.run(r.key, r.display, m.sent_at);
+      }
       if (reply) {
         this.db.prepare(`UPDATE deliveries SET state = 'replied', replied_at = ?
           WHERE recipient_key = ? AND state = 'delivered' AND message_seq IN
