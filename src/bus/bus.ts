@@ -229,6 +229,7 @@ export class Bus {
   }
 
   async trace(id: string): Promise<Trace> {
+    await this.store.expireDue(Date.now()); // so a receipt never shows "queued" past its time to live
     const t = await this.store.trace(id.trim());
     if (!t) throw new CcDmError('E_NOT_FOUND', `no message with id "${id}". Message ids look like m_… and are returned by dm and broadcast.`);
     return t;

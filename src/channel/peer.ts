@@ -22,6 +22,8 @@ export interface PeerOptions {
   /** Declare the claude/channel capability, as a client that shows pushes would (default true). */
   channel?: boolean;
   nodeArgs?: string[];
+  /** Start the server through this program instead (e.g. a stand-in for the claude launcher). */
+  launcher?: { command: string; args: string[] };
   cwd?: string;
   stderr?: 'inherit' | 'ignore' | 'pipe';
 }
@@ -44,7 +46,9 @@ export class Peer {
       else env[k] = v;
     }
     const transport = new StdioClientTransport({
-      command: process.execPath, args: [...(o.nodeArgs ?? []), BIN, 'serve'], env, cwd: o.cwd, stderr: o.stderr ?? 'pipe',
+      command: o.launcher?.command ?? process.execPath,
+      args: o.launcher?.args ?? [...(o.nodeArgs ?? []), BIN, 'serve'],
+      env, cwd: o.cwd, stderr: o.stderr ?? 'pipe',
     });
     const client = new Client({ name: 'cc-dm-peer', version: '1.0.0' }, {
       capabilities: o.channel === false ? {} : { experimental: { 'claude/channel': {} } },

@@ -4,7 +4,7 @@
  * notifications/claude/channel.
  */
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { FlushingStdioServerTransport } from './flushing-stdio.js';
 import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { loadConfig, type Config } from '../config.js';
@@ -155,6 +155,6 @@ export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void>
     });
   }
 
-  await server.connect(new StdioServerTransport());
+  await server.connect(new FlushingStdioServerTransport());
   log.info(`ready as "${s.name}" (${store.kind} ${store.where}; push ${pushAtStart ? 'on' : 'off until handshake'})`);
 }
