@@ -1,0 +1,88 @@
+/**
+ * Latency: from the sender's tools/call to the notification arriving at the recipient's MCP
+ * client (both clients live in this process, so both times come from one performance.now()).
+ * Sends go one after another at random 0-100 ms gaps, without waiting for the arrival, so a
+ * poll-only run costs the same wall time as a wake run.
+ */
+import type { Peer } from '../src/channel/peer.js';
+import type { Cluster } from './harness.js';
+import { send } from './harness.js';
+import { fig, le, eq, type Figure } from './report.js';
+import { gap, percentile, sleep } from './stats.js';
+
+export interface LatencyOptions {
+  samples: number;
+  maxGapMs: number;
+  /** Unmeasured dms first (JIT warm-up of a fresh server; a real session is long-lived). */
+  warmup: number;
+  deadlineMs: number;
+}
+
+async function arrivals(recipients: Peer[], ids: string[], deadlineMs: number): Promise<Map<string, number>[]> {
+  const want = new Set(ids);
+  await Promise.all(recipients.map((r) =>
+    r.waitFor((p) => p.pushes.filter((x) => want.has(x.meta.message_id!)).length >= want.size, deadlineMs, 'every measured message').catch(() => {})));
+  return recipients.map((r) => new Map(r.pushes.map((x) => [x.meta.message_id!, x.at])));
+}
+
+export async function dmLatency(c: Cluster, o: LatencyOptions): Promise<Figure[]> {
+  const a = await c.start('lat-a');
+  const b = await c.start('lat-b');
+  for (let i = 0; i < o.warmup; i++) await send(a, 'dm', { to: 'lat-b', content: `warm-up ${i}` });
+  const sent = new Map<string, number>();
+  let errors = 0;
+  for (let i = 0; i < o.samples; i++) {
+    const t0 = performance.now();
+    const r = await send(a, 'dm', { to: 'lat-b', content: `sample ${i}` });
+    if (r.id) sent.set(r.id, t0);
+    else errors++;
+    await sleep(gap(o.maxGapMs));
+  }
+  const [got] = await arrivals([b], [...sent.keys()], o.deadlineMs);
+  const lat: number[] = [];
+  let lost = 0;
+  for (const [id, t0] of sent) {
+    const at = got!.get(id);
+    if (at === undefined) lost++;
+    else lat.push(at - t0);
+  }
+  return [
+    fig('dm A->B', 'p50', percentile(lat, 50), 'ms', le(3)),
+    fig('dm A->B', 'p99', percentile(lat, 99), 'ms', le(15)),
+    fig('dm A->B', 'max', Math.max(...lat), 'ms'),
+    fig('dm A->B', 'send errors + lost', errors + lost, '', eq(0)),
+  ];
+}
+
+export async function broadcastLatency(c: Cluster, o: LatencyOptions & { recipients: number; broadcasts: number }): Promise<Figure[]> {
+  const from = await c.start('bc-from');
+  const rs: Peer[] = [];
+  for (let i = 0; i < o.recipients; i++) rs.push(await c.start(`bc-${i}`));
+  for (let i = 0; i < Math.min(o.warmup, 10); i++) await send(from, 'broadcast', { content: `warm-up ${i}` });
+  await Promise.all(rs.map((r) => r.waitFor((p) => p.pushes.length >= Math.min(o.warmup, 10), o.deadlineMs, 'warm-up').catch(() => {})));
+  const sent = new Map<string, number>();
+  let errors = 0;
+  for (let i = 0; i < o.broadcasts; i++) {
+    const t0 = performance.now();
+    const r = await send(from, 'broadcast', { content: `broadcast ${i}` });
+    if (r.id && r.body.recipients.length === o.recipients) sent.set(r.id, t0);
+    else errors++;
+    await sleep(gap(o.maxGapMs));
+  }
+  const got = await arrivals(rs, [...sent.keys()], o.deadlineMs);
+  const lat: number[] = [];
+  let lost = 0;
+  for (const m of got) {
+    for (const [id, t0] of sent) {
+      const at = m.get(id);
+      if (at === undefined) lost++;
+      else lat.push(at - t0);
+    }
+  }
+  const label = `broadcast 1->${o.recipients}`;
+  return [
+    fig(label, 'p50 (all recipients)', percentile(lat, 50), 'ms'),
+    fig(label, 'p99 (all recipients)', percentile(lat, 99), 'ms', le(25)),
+    fig(label, 'send errors + lost', errors + lost, '', eq(0)),
+  ];
+}

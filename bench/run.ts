@@ -1,0 +1,119 @@
+/**
+ * `npm run bench`: the figures of issues 4 and 5, each beside its target, with the wake path on
+ * and off (poll only) in one run. Real channel servers over stdio, as Claude Code starts them.
+ *
+ *   npm run bench -- [--only dm,broadcast,b2b,fanin,idle,crash,offline] [--mode both|wake|poll]
+ *     [--samples 200] [--broadcasts 100] [--recipients 15] [--messages 2000] [--senders 8]
+ *     [--per-sender 250] [--sessions 20] [--idle-seconds 30] [--crash-messages 300]
+ *     [--down-seconds 5] [--poll-only-ms 500] [--store sqlite|postgres] [--node-args "..."] [--json]
+ */
+import { cpus } from 'node:os';
+import { parseArgs } from 'node:util';
+import { Cluster, modes, pluginNodeArgs, storeFixture, type Mode } from './harness.js';
+import { broadcastLatency, dmLatency } from './latency.js';
+import { backToBack, fanIn } from './load.js';
+import { idle } from './idle.js';
+import { crash, offline } from './faults.js';
+import { table, type Figure } from './report.js';
+
+const { values: v } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    mode: { type: 'string', default: 'both' },
+    samples: { type: 'string', default: '200' },
+    broadcasts: { type: 'string', default: '100' },
+    recipients: { type: 'string', default: '15' },
+    messages: { type: 'string', default: '2000' },
+    senders: { type: 'string', default: '8' },
+    'per-sender': { type: 'string', default: '250' },
+    sessions: { type: 'string', default: '20' },
+    'idle-seconds': { type: 'string', default: '30' },
+    'crash-messages': { type: 'string', default: '300' },
+    'down-seconds': { type: 'string', default: '5' },
+    'poll-only-ms': { type: 'string', default: '500' },
+    store: { type: 'string', default: 'sqlite' },
+    'node-args': { type: 'string' },
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+
+const SCENARIOS = ['dm', 'broadcast', 'b2b', 'fanin', 'idle', 'crash', 'offline'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+function int(name: keyof typeof v, min: number): number {
+  const n = Number(v[name]);
+  if (!Number.isInteger(n) || n < min) usage(`--${name} must be a whole number >= ${min}`);
+  return n;
+}
+
+function usage(error?: string): never {
+  const text = `usage: npm run bench -- [--only ${SCENARIOS.join(',')}] [--mode both|wake|poll] [--samples N] [--broadcasts N]
+  [--recipients N] [--messages N] [--senders N] [--per-sender N] [--sessions N] [--idle-seconds N] [--crash-messages N]
+  [--down-seconds N] [--poll-only-ms N] [--store sqlite|postgres] [--node-args "<node flags>"] [--json]`;
+  process.stderr.write(`${error ? `bench: ${error}\n` : ''}${text}\n`);
+  process.exit(error ? 2 : 0);
+}
+
+if (v.help) usage();
+const only = (v.only?.split(',').map((s) => s.trim()).filter(Boolean) ?? [...SCENARIOS]) as Scenario[];
+for (const s of only) if (!SCENARIOS.includes(s)) usage(`unknown scenario "${s}"`);
+if (!['both', 'wake', 'poll'].includes(v.mode!)) usage('--mode is both, wake or poll');
+if (v.store !== 'sqlite' && v.store !== 'postgres') usage('--store is sqlite or postgres');
+const pollOnlyMs = int('poll-only-ms', 50);
+const nodeArgs = v['node-args'] !== undefined ? v['node-args'].split(/\s+/).filter(Boolean) : pluginNodeArgs();
+
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+async function scenario(name: Scenario, c: Cluster, mode: Mode): Promise<Figure[]> {
+  // Generous deadlines: a poll-only run waits a poll period per hop.
+  const deadlineMs = 15_000 + (mode.name === 'poll-only' ? 3 * pollOnlyMs : 0);
+  const lat = { samples: int('samples', 1), maxGapMs: 100, warmup: 20, deadlineMs };
+  switch (name) {
+    case 'dm': return dmLatency(c, lat);
+    case 'broadcast': return broadcastLatency(c, { ...lat, recipients: int('recipients', 1), broadcasts: int('broadcasts', 1) });
+    case 'b2b': return backToBack(c, { perSender: int('messages', 1), deadlineMs: deadlineMs + 30_000 });
+    case 'fanin': return fanIn(c, { senders: int('senders', 1), perSender: int('per-sender', 1), deadlineMs: deadlineMs + 30_000 });
+    case 'idle': return idle(c, { sessions: int('sessions', 1), idleSeconds: int('idle-seconds', 1), settleMs: 3000 });
+    case 'crash': return crash(c, { messages: int('crash-messages', 3), sizeBytes: 2048, deadlineMs: deadlineMs + 30_000 });
+    case 'offline': return offline(c, { messages: 5, downSeconds: int('down-seconds', 0), deadlineMs });
+  }
+}
+
+const { fixture, stop } = await storeFixture(v.store as 'sqlite' | 'postgres');
+const results: Record<string, Figure[]> = {};
+const started = Date.now();
+try {
+  for (const mode of modes(v.mode!, pollOnlyMs)) {
+    results[mode.name] = [];
+    for (const name of only) {
+      const t0 = Date.now();
+      const c = await Cluster.create(fixture, mode, nodeArgs);
+      try {
+        results[mode.name]!.push(...await scenario(name, c, mode));
+      } catch (e) {
+        results[mode.name]!.push({ scenario: name, metric: 'failed', value: Number.NaN, unit: '', pass: false, note: (e as Error).message });
+      } finally {
+        await c.close();
+      }
+      log(`  ${mode.name.padEnd(9)} ${name.padEnd(9)} ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    }
+  }
+} finally {
+  await stop();
+}
+
+const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? '?', node: process.version, platform: `${process.platform} ${process.arch}` };
+const setup = { store: v.store, node_args: nodeArgs, poll_only_ms: pollOnlyMs, wake_poll_ms: 'default (CC_DM_POLL_MS unset)' };
+const failed = (results['wake'] ?? []).filter((f) => f.pass === false);
+if (v.json) {
+  process.stdout.write(`${JSON.stringify({ machine, setup, seconds: (Date.now() - started) / 1000, results }, null, 2)}\n`);
+} else {
+  console.log(`\ncc-dm bench: ${machine.cpus} CPU(s) ${machine.cpu}, Node ${machine.node}, store ${v.store}, node flags: ${nodeArgs.join(' ') || '(none)'}`);
+  console.log(`poll-only: CC_DM_WAKE=0 CC_DM_POLL_MS=${pollOnlyMs}; targets apply to the wake path (✓ met, ✗ missed)\n`);
+  console.log(table(results));
+  const notes = Object.values(results).flat().filter((f) => f.note && (f.pass === false || f.metric === 'failed'));
+  for (const f of notes) console.log(`  note: ${f.scenario} ${f.metric}: ${f.note}`);
+  console.log(`\n${failed.length ? `${failed.length} target(s) missed on the wake path` : 'every target met on the wake path'} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+}
+process.exitCode = failed.length ? 1 : 0;
