@@ -15,7 +15,10 @@ import { checkName, nameKey } from '../bus/names.js';
 import { parseArgs, DmArgs, BroadcastArgs, PRIORITIES, MESSAGE_TYPES } from '../bus/validate.js';
 import { traceView } from '../bus/session.js';
 import { openContext, requireHuman, type CliContext } from './context.js';
+import { parseSince } from './time.js';
 import { c, ce, feedLine, iso, printJson, table } from './format.js';
+
+export { parseSince };
 
 const EXIT: Partial<Record<ErrorCode, number>> = {
   E_CONFIG: 2, E_INVALID: 2, E_HUMAN_ONLY: 3, E_FORBIDDEN: 3, E_SCOPE: 3, E_NOT_FOUND: 4, E_UNKNOWN_RECIPIENT: 4, E_RENAMED: 4,
@@ -25,15 +28,6 @@ const EXIT: Partial<Record<ErrorCode, number>> = {
 async function withContext<T>(fn: (ctx: CliContext) => Promise<T>): Promise<T> {
   const ctx = await openContext();
   try { return await fn(ctx); } finally { await ctx.close(); }
-}
-
-/** Parses a time filter: an ISO date, or an age such as 30m, 2h, 7d. */
-export function parseSince(v: string): number {
-  const m = /^(\d+)\s*([smhd])$/.exec(v.trim());
-  if (m) return Date.now() - Number(m[1]) * { s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[m[2] as 's']!;
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) throw new CcDmError('E_INVALID', `"${v}" is not a time: use an ISO date (2026-11-25T10:00) or an age (30m, 2h, 7d).`);
-  return t;
 }
 
 function num(what: string, min: number, max: number) {
@@ -182,6 +176,11 @@ export function buildProgram(): Command {
       if (o.json) return printJson({ ...r, expired, older_than_days: days });
       console.log(`pruned ${r.messages} message(s) and ${r.sessions} ended session(s) older than ${days} day(s); ${expired} queued message(s) expired.`);
     }));
+
+  program.command('console').description('serve the web console on 127.0.0.1 (prints a URL with a token)')
+    .option('--port <n>', 'port to listen on (default: a free one)', num('--port', 1, 65535))
+    .option('--no-open', 'do not open a browser')
+    .action(async (o) => { const { runConsole } = await import('./console.js'); await runConsole({ port: o.port, open: o.open }); });
 
   program.command('hook').description('Claude Code hook entry points (used by the plugin)')
     .argument('<event>', 'session-start')
