@@ -1,0 +1,123 @@
+/** The store contract, run against every backend through the Store interface alone. */
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { stores } from '../support/stores.js';
+import { loadConfig } from '../../src/config.js';
+import { openStore } from '../../src/store/open.js';
+import { claimRules } from '../../src/bus/claim.js';
+import type { NewMessage, NewSession, Store } from '../../src/store/types.js';
+
+const newSession = (id: string, over: Partial<NewSession> = {}): NewSession => ({
+  id, role: null, project: null, cwd: '/', host: 'h', pid: process.pid, ppid: process.ppid, pid_start: null, ppid_start: null,
+  can_push: true, client: null, doorbell: null, started_at: Date.now(), last_active_at: Date.now(), heartbeat_at: Date.now(), ...over,
+});
+let n = 0;
+const msg = (from: string, over: Partial<NewMessage> = {}): NewMessage => {
+  const now = Date.now();
+  return {
+    id: `m_test${++n}`, kind: 'dm', from_name: from, from_key: from, from_session: null, sender_kind: 'session', to_name: null,
+    project: null, content: `content ${n}`, priority: null, message_type: null, thread_id: null, sent_at: now, expires_at: now + 60_000, ...over,
+  };
+};
+const alive = () => true;
+
+for (const fx of stores()) {
+  describe(`store contract [${fx.kind}]`, () => {
+    let store: Store;
+    let cleanup: () => Promise<void>;
+    let env: Record<string, string>;
+    before(async () => {
+      const f = await fx.fresh();
+      cleanup = f.cleanup;
+      env = f.env;
+      store = await openStore(loadConfig(env));
+    });
+    after(async () => { await store.close(); await cleanup(); });
+
+    test('migrations are versioned and idempotent', async () => {
+      const v = await store.schemaVersion();
+      assert.ok(v >= 1);
+      const again = await openStore(loadConfig(env));
+      assert.equal(await again.schemaVersion(), v);
+      await again.close();
+    });
+
+    test('claims: one holder per name; a variant for the second; a refused rename changes nothing', async () => {
+      const [a, b] = await Promise.all([
+        store.claimName({ sessionId: 'sa', name: 'Claimed', source: 'env', newSession: newSession('sa') }, claimRules('env'), alive),
+        store.claimName({ sessionId: 'sb', name: 'claimed', source: 'env', newSession: newSession('sb') }, claimRules('env'), alive),
+      ]);
+      assert.ok(a.ok && b.ok);
+      const names = [a.session.name_key, b.session.name_key].sort();
+      assert.deepEqual(names, ['claimed', 'claimed-2']);
+      const r = await store.claimName({ sessionId: 'sb', name: 'claimed', source: 'register', releasing: 'claimed-2' }, claimRules('register'), alive);
+      assert.equal(r.ok, false);
+      assert.equal((await store.getSession('sb'))!.name_key, b.session.name_key);
+    });
+
+    test('deliveries: pending in order, marked once, counted, expired only when due', async () => {
+      const now = Date.now();
+      const m1 = await store.insertMessage(msg('x'), [{ key: 'rcv', display: 'rcv' }]);
+      const m2 = await store.insertMessage(msg('x'), [{ key: 'rcv', display: 'rcv' }]);
+      const old = await store.insertMessage(msg('x', { sent_at: now - 20_000, expires_at: now - 10_000 }), [{ key: 'rcv', display: 'rcv' }]);
+      const pending = await store.pendingFor('rcv', 10, now);
+      assert.deepEqual(pending.map((p) => p.message.id), [m1.id, m2.id], 'expired mail is never pending');
+      assert.equal(await store.countPending('rcv', now), 2);
+      assert.equal(await store.markDelivered(m1.seq, 'rcv', 'sa', 'push', now), true);
+      assert.equal(await store.markDelivered(m1.seq, 'rcv', 'sa', 'push', now), false, 'a delivery is marked once');
+      assert.equal(await store.expireDue(now), 1);
+      const t = await store.trace(old.id);
+      assert.equal(t!.deliveries[0]!.state, 'expired');
+      assert.equal((await store.trace(m2.id))!.deliveries[0]!.state, 'queued');
+      assert.equal((await store.trace(m1.id))!.deliveries[0]!.delivered_via, 'push');
+      assert.equal(await store.hasWritten('x', 'rcv'), true);
+      assert.equal(await store.hasWritten('rcv', 'x'), false);
+    });
+
+    test('a rename releases the old name and its queued mail follows', async () => {
+      await store.claimName({ sessionId: 'sr', name: 'before', source: 'env', newSession: newSession('sr') }, claimRules('env'), alive);
+      const m = await store.insertMessage(msg('y'), [{ key: 'before', display: 'before' }]);
+      const r = await store.claimName({ sessionId: 'sr', name: 'after', source: 'register', releasing: 'before' }, claimRules('register'), alive);
+      assert.ok(r.ok);
+      assert.equal((await store.getName('before'))!.released_to, 'after');
+      assert.deepEqual((await store.pendingFor('after', 10, Date.now())).map((p) => p.message.id), [m.id]);
+    });
+
+    test('history filters by participant, peer, thread, words and position', async () => {
+      const a = await store.insertMessage(msg('ha', { content: 'alpha bravo', thread_id: 'th' }), [{ key: 'hb', display: 'hb' }]);
+      await store.insertMessage(msg('hb', { content: 'charlie delta' }), [{ key: 'ha', display: 'ha' }]);
+      await store.insertMessage(msg('hc', { content: 'bravo echo' }), [{ key: 'hd', display: 'hd' }]);
+      const content = (ts: { message: { content: string } }[]) => ts.map((t) => t.message.content);
+      assert.deepEqual(content(await store.history({ participant: 'ha', limit: 10 })), ['alpha bravo', 'charlie delta']);
+      assert.deepEqual(content(await store.history({ participant: 'ha', peer: 'hb', limit: 10 })), ['alpha bravo', 'charlie delta']);
+      assert.deepEqual(content(await store.history({ participant: 'hc', peer: 'ha', limit: 10 })), []);
+      assert.deepEqual(content(await store.history({ thread_id: 'th', limit: 10 })), ['alpha bravo']);
+      assert.deepEqual(content(await store.history({ query: 'bravo', limit: 10 })), ['alpha bravo', 'bravo echo']);
+      assert.deepEqual(content(await store.history({ query: 'brav', limit: 10 })), ['alpha bravo', 'bravo echo'], 'words match as prefixes');
+      assert.deepEqual(content(await store.history({ afterSeq: a.seq, limit: 10 })), ['charlie delta', 'bravo echo']);
+      assert.deepEqual(content(await store.history({ limit: 1 })), ['bravo echo'], 'the newest, when limited');
+    });
+
+    test('permissions: one pending per requester and id, decided once, notified once', async () => {
+      const base = { request_id: 'abcde', requester_key: 'pr', requester_name: 'pr', requester_session: 'sp', approver_key: 'boss', tool_name: 'Bash', description: '', input_preview: '', created_at: Date.now() };
+      const first = await store.createPermission(base);
+      const second = await store.createPermission(base);
+      assert.equal((await store.pendingPermission('pr', 'abcde'))!.id, second.id, 'a repeated id replaces the stale request');
+      assert.notEqual(first.id, second.id);
+      assert.equal(await store.decidePermission(second.id, 'allow', 'boss', 'session', Date.now()), true);
+      assert.equal(await store.decidePermission(second.id, 'deny', 'boss', 'session', Date.now()), false);
+      assert.deepEqual((await store.verdictsToNotify('sp')).map((p) => [p.request_id, p.state]), [['abcde', 'allow']]);
+      await store.markVerdictNotified(second.id, Date.now());
+      assert.deepEqual(await store.verdictsToNotify('sp'), []);
+      assert.equal((await store.listPermissions(true)).some((p) => p.requester_key === 'pr'), false);
+    });
+
+    test('prune keeps mail still waiting', async () => {
+      const waiting = await store.insertMessage(msg('pz', { sent_at: 1 }), [{ key: 'pq', display: 'pq' }]);
+      const r = await store.prune(Date.now() + 1);
+      assert.ok(r.messages > 0);
+      assert.ok(await store.trace(waiting.id));
+    });
+  });
+}
+
