@@ -40,3 +40,21 @@ export function feedLine(t: Trace): string {
   const text = m.content.replace(/\s+/g, ' ');
   return `${c.dim(iso(m.sent_at).slice(11, 23))} ${who} -> ${to} ${c.dim(`[${states}] ${m.id}`)}${m.thread_id ? c.dim(` #${m.thread_id}`) : ''}\n    ${text.length > 300 ? text.slice(0, 297) + '...' : text}`;
 }
+
+/**
+ * Progress for long work, on stderr and only on a terminal (scripts and --json see nothing):
+ * `step` shows what runs now, and its result with the time it took once done.
+ */
+export async function step<T>(label: string, fn: () => Promise<T>, result?: (v: T) => string): Promise<T> {
+  const on = !!process.stderr.isTTY;
+  const t0 = performance.now();
+  if (on) process.stderr.write(`${ce.dim('…')} ${label}`);
+  try {
+    const v = await fn();
+    if (on) process.stderr.write(`\r\x1b[K${ce.green('✓')} ${label}${result ? `: ${result(v)}` : ''} ${ce.dim(`(${(performance.now() - t0).toFixed(0)} ms)`)}\n`);
+    return v;
+  } catch (e) {
+    if (on) process.stderr.write(`\r\x1b[K${ce.red('✗')} ${label}\n`);
+    throw e;
+  }
+}

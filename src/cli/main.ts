@@ -16,7 +16,7 @@ import { parseArgs, DmArgs, BroadcastArgs, PRIORITIES, MESSAGE_TYPES } from '../
 import { traceView } from '../bus/session.js';
 import { openContext, requireHuman, type CliContext } from './context.js';
 import { parseSince } from './time.js';
-import { c, ce, feedLine, iso, printJson, table } from './format.js';
+import { c, ce, feedLine, iso, printJson, step, table } from './format.js';
 
 export { parseSince };
 
@@ -49,8 +49,16 @@ export function buildProgram(): Command {
   program.command('serve').description('run the MCP channel server over stdio (the command Claude Code spawns)')
     .action(async () => { const { serve } = await import('../channel/server.js'); await serve(); });
 
-  program.command('who').description('list live sessions').option('--json', 'machine-readable output')
+  program.command('who').description('list live sessions').option('--all', 'also every mailbox of a session not running')
+    .option('--json', 'machine-readable output')
     .action((o) => withContext(async (ctx) => {
+      if (o.all) {
+        const { roster } = await import('../console/views.js');
+        const all = (await roster(ctx.bus)).map((r) => ({ ...r, started_at: iso(r.started_at), last_active_at: iso(r.last_active_at) }));
+        if (o.json) return printJson(all);
+        return console.log(table(all.map((r) => ({ ...r, state: r.live ? c.green('live') : c.dim('down'), push: r.live ? (r.can_push ? 'yes' : c.yellow('no (inbox)')) : '' })),
+          ['name', 'state', 'role', 'project', 'push', 'pending', 'last_active_at']));
+      }
       const live = await ctx.bus.liveSessions();
       const rows = live.map((s) => ({
         name: s.name, role: s.role, project: s.project, cwd: s.cwd, host: s.host, pid: s.pid,
@@ -89,11 +97,12 @@ export function buildProgram(): Command {
     }));
 
   program.command('reserve').description('keep a name from being taken with register (e.g. an approver not running yet)')
-    .argument('<name>').option('--release', 'remove the reservation')
+    .argument('<name>').option('--release', 'remove the reservation').option('--json', 'machine-readable output')
     .action((name: string, o) => withContext(async (ctx) => {
       requireHuman(ctx.cfg, 'cc-dm reserve');
       const display = checkName(name);
       await ctx.bus.store.reserveName(display, nameKey(display), !o.release);
+      if (o.json) return printJson({ success: true, name: display, reserved: !o.release });
       console.log(o.release ? `"${display}" is no longer reserved.` : `"${display}" is reserved: only a session launched with CC_DM_SESSION_NAME=${display} can hold it.`);
     }));
 
@@ -171,11 +180,28 @@ export function buildProgram(): Command {
     .option('--json', 'machine-readable output')
     .action((o) => withContext(async (ctx) => {
       const days = o.olderThan ?? ctx.cfg.retentionDays;
-      const expired = await ctx.bus.store.expireDue(Date.now());
-      const r = await ctx.bus.store.prune(Date.now() - days * 86_400_000);
+      const expired = await step('expiring queued mail past its time to live', () => ctx.bus.store.expireDue(Date.now()), (n) => `${n} expired`);
+      const r = await step(`deleting history older than ${days} day(s)`, () => ctx.bus.store.prune(Date.now() - days * 86_400_000),
+        (x) => `${x.messages} message(s), ${x.sessions} session(s)`);
       if (o.json) return printJson({ ...r, expired, older_than_days: days });
       console.log(`pruned ${r.messages} message(s) and ${r.sessions} ended session(s) older than ${days} day(s); ${expired} queued message(s) expired.`);
     }));
+
+  program.command('doctor').description('check the store, schema, sessions, doorbells, plugin and Claude Code')
+    .option('--fix', 'remove stale doorbell sockets').option('--json', 'machine-readable output')
+    .action(async (o) => {
+      const { doctor } = await import('./doctor.js');
+      const { loadConfig } = await import('../config.js');
+      const checks = await doctor(loadConfig(), { fix: !!o.fix });
+      const ok = !checks.some((x) => x.status === 'fail');
+      if (!ok) process.exitCode = 1;
+      if (o.json) return printJson({ ok, checks });
+      const mark = { ok: c.green('ok  '), warn: c.yellow('warn'), fail: c.red('FAIL') };
+      for (const x of checks) {
+        console.log(`${mark[x.status]}  ${x.check.padEnd(13)} ${x.detail}`);
+        if (x.fix) console.log(`      ${''.padEnd(13)} ${c.dim(`fix: ${x.fix}`)}`);
+      }
+    });
 
   program.command('console').description('serve the web console on 127.0.0.1 (prints a URL with a token)')
     .option('--port <n>', 'port to listen on (default: a free one)', num('--port', 1, 65535))
