@@ -1,0 +1,438 @@
+/**
+ * The PostgreSQL store, for sessions on several machines: the SQLite store's semantics, row for
+ * row, with LISTEN/NOTIFY as the doorbell and heartbeats for liveness across hosts.
+ *
+ * - A pool sized for one session: a server has one tool call, one drain and one heartbeat in
+ *   flight at most, so 3 connections (plus the doorbell's LISTEN connection) suffice; idle ones
+ *   close after 10 s, so twenty idle sessions hold about forty connections, not a hundred.
+ * - Every write is one transaction. A write that fails because the server went away (restart,
+ *   failover, network) is retried with backoff for up to `retryLimitMs`, then fails with
+ *   E_STORE_DOWN: nothing is half-written, and nothing reported as accepted is lost. A retry
+ *   after an ambiguous COMMIT is harmless: the message id and session id are unique, and a
+ *   repeat finds the first attempt's row.
+ * - Name claims take one transaction-scoped advisory lock, so claims run one at a time and of
+ *   two racing processes exactly one holds a name (the partial unique index backs it up).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { CcDmError } from '../../errors.js';
+import { nameKey } from '../../bus/names.js';
+import type { Doorbell } from '../../wake/doorbell.js';
+import type {
+  Behavior, ClaimDecider, ClaimRequest, ClaimResult, DeliveryRow, HistoryFilter, MessageRow, NameRow, NewMessage,
+  NewPermission, PendingDelivery, PermissionRow, Recipient, ReplyMark, SenderKind, SessionPatch, SessionRow, Store, Trace,
+} from '../types.js';
+import { clientConfig, describeUrl, downError, isRetryable, translate } from './connection.js';
+import { MIGRATION_LOCK, PG_MIGRATIONS, PG_SCHEMA } from './migrations.js';
+import { NotifyDoorbell } from './notify-doorbell.js';
+
+export interface PostgresOptions {
+  url: string;
+  /** This machine's identity, recorded with each session (liveness across hosts). */
+  host: string;
+  /** How long a write keeps retrying while the server is unreachable (default 15 s). */
+  retryLimitMs?: number;
+  /** Pool size (default 3). */
+  poolMax?: number;
+}
+
+/** Claims take this advisory lock ("ccdn"), held until their transaction ends. */
+const CLAIM_LOCK = 0x6363646e;
+/** Permission requests of one requester are created one at a time ("ccdp"). */
+const PERMISSION_LOCK = 0x63636470;
+
+const SESSION_PATCH_COLS = new Set(['can_push', 'doorbell', 'last_active_at', 'heartbeat_at', 'client', 'role', 'project']);
+
+const MSG_COLS = `m.seq, m.id, m.kind, m.from_name, m.from_key, m.from_session, m.sender_kind, m.to_name, m.project,
+  m.content, m.priority, m.message_type, m.thread_id, m.sent_at, m.expires_at`;
+const DEL_COLS = `d.message_seq, d.recipient_key, d.recipient_name, d.state, d.queued_at, d.delivered_at, d.delivered_via,
+  d.delivered_session, d.replied_at, d.expired_at, d.expire_reason`;
+
+/** Each word's lexemes (as PostgreSQL's parser splits the text itself), as prefixes, all required. */
+const FTS_MATCH = (param: string) => `to_tsvector('simple'::regconfig, m.content) @@ (SELECT to_tsquery('simple'::regconfig,
+    string_agg(quote_literal(replace(lexeme, E'\\\\', '')) || ':*', ' & ')) FROM unnest(to_tsvector('simple'::regconfig, ${param})))`;
+
+type Q = pg.PoolClient;
+
+export class PostgresStore implements Store {
+  readonly kind = 'postgres' as const;
+  readonly capabilities = { notify: true, multiHost: true };
+  readonly where: string;
+  private readonly retryLimitMs: number;
+  private closed = false;
+
+  private constructor(private readonly pool: pg.Pool, private readonly opts: PostgresOptions) {
+    this.where = describeUrl(opts.url);
+    this.retryLimitMs = opts.retryLimitMs ?? 15_000;
+  }
+
+  /** Connects, migrates (safely when many servers start at once) and checks the schema version. */
+  static async open(opts: PostgresOptions): Promise<PostgresStore> {
+    const pool = new pg.Pool({ ...clientConfig(opts.url), max: opts.poolMax ?? 3, idleTimeoutMillis: 10_000, allowExitOnIdle: true });
+    // An idle connection dropped by the server (restart) emits here; without a listener it would
+    // crash the process. The pool discards it; the next query opens a new one.
+    pool.on('error', () => {});
+    const store = new PostgresStore(pool, opts);
+    try {
+      await store.migrate();
+    } catch (e) {
+      await pool.end().catch(() => {});
+      throw translate(store.where, e);
+    }
+    return store;
+  }
+
+  /**
+   * Runs fn on one pooled connection (inside BEGIN/COMMIT when `tx`), retrying with backoff while
+   * the server is unreachable or a conflict (deadlock, serialization) aborted it.
+   */
+  private async run<T>(tx: boolean, fn: (c: Q, attempt: number) => Promise<T>): Promise<T> {
+    if (this.closed) throw new CcDmError('E_STORE_DOWN', `the store ${this.where} is closed.`);
+    const started = Date.now();
+    let wait = 50;
+    for (let attempt = 0; ; attempt++) {
+      let client: Q | undefined;
+      let broken = false;
+      try {
+        client = await this.pool.connect();
+        if (!tx) return await fn(client, attempt);
+        await client.query('BEGIN');
+        try {
+          const r = await fn(client, attempt);
+          await client.query('COMMIT');
+          return r;
+        } catch (e) {
+          await client.query('ROLLBACK').catch(() => { broken = true; });
+          throw e;
+        }
+      } catch (e) {
+        if (!isRetryable(e) || this.closed) throw translate(this.where, e);
+        broken = true;
+        if (Date.now() - started >= this.retryLimitMs) throw downError(this.where, e, Date.now() - started);
+        await sleep(wait + Math.random() * wait);
+        wait = Math.min(wait * 2, 1_000);
+      } finally {
+        client?.release(broken);
+      }
+    }
+  }
+
+  private write<T>(fn: (c: Q, attempt: number) => Promise<T>): Promise<T> {
+    return this.run(true, fn);
+  }
+
+  private read<T>(fn: (c: Q) => Promise<T>): Promise<T> {
+    return this.run(false, fn);
+  }
+
+  /** One statement on its own: atomic without BEGIN/COMMIT, so one round trip instead of three. */
+  private exec(sql: string, args: unknown[]): Promise<pg.QueryResult> {
+    return this.run(false, (c) => c.query(sql, args));
+  }
+
+  private async migrate(): Promise<void> {
+    const latest = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]!.version;
+    // One attempt: a server that is down at start is the caller's to retry (with its own backoff).
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+      // CREATE SCHEMA needs the CREATE privilege even when the schema exists: ask first.
+      const has = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [PG_SCHEMA]);
+      if (has.rowCount === 0) await client.query(`CREATE SCHEMA ${PG_SCHEMA}`);
+      await client.query(`CREATE TABLE IF NOT EXISTS ${PG_SCHEMA}.cc_dm_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`);
+      const current = (await client.query(`SELECT coalesce(max(version), 0) AS v FROM ${PG_SCHEMA}.cc_dm_migrations`)).rows[0].v as number;
+      if (current > latest) {
+        throw new CcDmError('E_STORE_VERSION', `the database ${this.where} has schema version ${current}, newer than this cc-dm knows (${latest}). Upgrade cc-dm; this version will not write to it.`);
+      }
+      if (current < latest) {
+        await client.query(`SET LOCAL search_path TO ${PG_SCHEMA}`);
+        for (const m of PG_MIGRATIONS) {
+          if (m.version <= current) continue;
+          await client.query('INSERT INTO cc_dm_migrations (version, applied_at) VALUES ($1, $2)', [m.version, Date.now()]);
+          await client.query(m.sql);
+        }
+      }
+      await client.query('COMMIT');
+      client.release();
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => {});
+      client.release(true);
+      throw e;
+    }
+  }
+
+  async schemaVersion(): Promise<number> {
+    return this.read(async (c) => (await c.query('SELECT coalesce(max(version), 0) AS v FROM cc_dm.cc_dm_migrations')).rows[0].v);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end().catch(() => {});
+  }
+
+  createDoorbell(): Doorbell {
+    return new NotifyDoorbell(() => new pg.Client(clientConfig(this.opts.url)), (sql, args) => this.pool.query(sql, args).then(() => undefined));
+  }
+
+  // --- sessions and names -------------------------------------------------------------------
+
+  claimName(req: ClaimRequest, decide: ClaimDecider, isAlive: (s: SessionRow) => boolean): Promise<ClaimResult> {
+    return this.write(async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock($1)', [CLAIM_LOCK]);
+      const now = Date.now();
+      if (req.newSession) {
+        const s = req.newSession;
+        // ON CONFLICT: a retry after an ambiguous commit finds its own row already there.
+        await c.query(`INSERT INTO cc_dm.sessions (id, role, project, cwd, host, pid, ppid, pid_start, ppid_start, can_push, client,
+            doorbell, started_at, last_active_at, heartbeat_at)
+          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (id) DO NOTHING`,
+        [s.id, s.role, s.project, s.cwd, s.host, s.pid, s.ppid, s.pid_start, s.ppid_start, s.can_push, s.client, s.doorbell,
+          s.started_at, s.last_active_at, s.heartbeat_at]);
+      }
+      const wantedKey = nameKey(req.name);
+      for (let n = 1; n <= 100; n++) {
+        const display = n === 1 ? req.name.trim() : `${req.name.trim()}-${n}`;
+        const key = nameKey(display);
+        const name = (await c.query('SELECT * FROM cc_dm.names WHERE key = $1', [key])).rows[0] as NameRow | undefined;
+        const holder = (await c.query('SELECT * FROM cc_dm.sessions WHERE name_key = $1 AND ended_at IS NULL AND id != $2', [key, req.sessionId])).rows[0] as SessionRow | undefined;
+        const queued = (await c.query(`SELECT count(*) AS c FROM cc_dm.deliveries WHERE recipient_key = $1 AND state = 'queued'`, [key])).rows[0].c as number;
+        const d = decide({ candidate: n === 1 ? 'wanted' : 'variant', name, holder, queued }, isAlive);
+        if (d.kind === 'refuse') {
+          if (req.newSession) throw new CcDmError(d.code, d.message); // rolls the new session back
+          return { ok: false, code: d.code, message: d.message };
+        }
+        if (d.kind === 'variant') continue;
+        if (d.endHolder) {
+          await c.query(`UPDATE cc_dm.sessions SET ended_at = $1, end_reason = 'process gone; name taken back' WHERE id = $2 AND ended_at IS NULL`, [now, d.endHolder]);
+        }
+        const self = (await c.query('SELECT * FROM cc_dm.sessions WHERE id = $1', [req.sessionId])).rows[0] as SessionRow;
+        const source = n === 1 ? req.source : 'variant';
+        await c.query('UPDATE cc_dm.sessions SET name = $1, name_key = $2, name_source = $3, wanted_name = $4, last_active_at = $5 WHERE id = $6',
+          [display, key, source, n === 1 ? null : req.name.trim(), now, req.sessionId]);
+        await c.query(`INSERT INTO cc_dm.names (key, display, project, role, created_at, last_held_at) VALUES ($1, $2, $3, $4, $5, $6)
+          ON CONFLICT (key) DO UPDATE SET display = excluded.display, project = excluded.project, role = excluded.role,
+            released_to = NULL, last_held_at = excluded.last_held_at`, [key, display, self.project, self.role, now, now]);
+        if (req.releasing && req.releasing !== key) {
+          await c.query('UPDATE cc_dm.names SET released_to = $1 WHERE key = $2', [display, req.releasing]);
+          // As SQLite's UPDATE OR IGNORE: a message already addressed to both names stays where it is.
+          await c.query(`UPDATE cc_dm.deliveries d SET recipient_key = $1, recipient_name = $2 WHERE d.recipient_key = $3 AND d.state = 'queued'
+              AND NOT EXISTS (SELECT 1 FROM cc_dm.deliveries x WHERE x.message_seq = d.message_seq AND x.recipient_key = $1)`,
+          [key, display, req.releasing]);
+        }
+        const session = (await c.query('SELECT * FROM cc_dm.sessions WHERE id = $1', [req.sessionId])).rows[0] as SessionRow;
+        return { ok: true, session, variantOf: n === 1 ? undefined : req.name.trim(), tookOverFrom: d.endHolder } as ClaimResult;
+      }
+      throw new CcDmError('E_NAME_TAKEN', `"${req.name}" and its variants up to -100 are all held; choose another CC_DM_SESSION_NAME.`, { wantedKey });
+    });
+  }
+
+  async endSession(id: string, reason: string): Promise<void> {
+    await this.exec('UPDATE cc_dm.sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL', [Date.now(), reason, id]);
+  }
+
+  updateSession(id: string, patch: SessionPatch): Promise<void> {
+    const cols = Object.keys(patch).filter((c) => SESSION_PATCH_COLS.has(c));
+    if (cols.length === 0) return Promise.resolve();
+    const values = cols.map((c) => (patch as Record<string, unknown>)[c]);
+    const update = `UPDATE cc_dm.sessions SET ${cols.map((col, i) => `${col} = $${i + 1}`).join(', ')} WHERE id = $${cols.length + 1}`;
+    if (!('role' in patch) && !('project' in patch)) return this.exec(update, [...values, id]).then(() => undefined);
+    return this.write(async (c) => {
+      await c.query(update, [...values, id]);
+      await c.query(`UPDATE cc_dm.names SET role = s.role, project = s.project FROM (SELECT name_key, role, project FROM cc_dm.sessions WHERE id = $1) s
+        WHERE names.key = s.name_key`, [id]);
+    });
+  }
+
+  getSession(id: string): Promise<SessionRow | undefined> {
+    return this.read(async (c) => (await c.query('SELECT * FROM cc_dm.sessions WHERE id = $1', [id])).rows[0]);
+  }
+
+  openSessions(): Promise<SessionRow[]> {
+    return this.read(async (c) => (await c.query('SELECT * FROM cc_dm.sessions WHERE ended_at IS NULL ORDER BY started_at')).rows);
+  }
+
+  getName(key: string): Promise<NameRow | undefined> {
+    return this.read(async (c) => (await c.query('SELECT * FROM cc_dm.names WHERE key = $1', [key])).rows[0]);
+  }
+
+  listNames(): Promise<NameRow[]> {
+    return this.read(async (c) => (await c.query('SELECT * FROM cc_dm.names ORDER BY key')).rows);
+  }
+
+  async reserveName(display: string, key: string, reserved: boolean): Promise<void> {
+    await this.exec(`INSERT INTO cc_dm.names (key, display, reserved, created_at) VALUES ($1, $2, $3, $4)
+      ON CONFLICT (key) DO UPDATE SET reserved = excluded.reserved`, [key, display, reserved, Date.now()]);
+  }
+
+  // --- messages -----------------------------------------------------------------------------
+
+  /**
+   * The message, its delivery rows and the reply mark in one statement (data-modifying CTEs are
+   * atomic): one round trip on the hot path instead of five.
+   */
+  insertMessage(m: NewMessage, recipients: Recipient[], reply?: ReplyMark): Promise<MessageRow> {
+    const args: unknown[] = [m.id, m.kind, m.from_name, m.from_key, m.from_session, m.sender_kind, m.to_name, m.project, m.content,
+      m.priority, m.message_type, m.thread_id, m.sent_at, m.expires_at, recipients.map((r) => r.key), recipients.map((r) => r.display)];
+    let replied = '';
+    if (reply) {
+      args.push(reply.recipientKey, reply.senderKey, reply.thread_id);
+      replied = `, replied AS (UPDATE cc_dm.deliveries SET state = 'replied', replied_at = $13
+          WHERE recipient_key = $17 AND state = 'delivered' AND message_seq IN
+            (SELECT seq FROM cc_dm.messages WHERE from_key = $18 AND ($19::text IS NULL OR thread_id = $19)))`;
+    }
+    const sql = `WITH msg AS (INSERT INTO cc_dm.messages (id, kind, from_name, from_key, from_session, sender_kind, to_name, project,
+          content, priority, message_type, thread_id, sent_at, expires_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING seq),
+      dels AS (INSERT INTO cc_dm.deliveries (message_seq, recipient_key, recipient_name, state, queued_at)
+        SELECT msg.seq, r.k, r.n, 'queued', $13 FROM msg, unnest($15::text[], $16::text[]) AS r(k, n))${replied}
+      SELECT seq FROM msg`;
+    return this.run(false, async (c, attempt) => {
+      if (attempt > 0) {
+        // A retry whose first attempt did commit (the connection broke before the answer came): already stored.
+        const done = (await c.query('SELECT seq FROM cc_dm.messages WHERE id = $1', [m.id])).rows[0];
+        if (done) return { ...m, seq: done.seq as number };
+      }
+      return { ...m, seq: (await c.query(sql, args)).rows[0].seq as number };
+    });
+  }
+
+  pendingFor(recipientKey: string, limit: number, now: number): Promise<PendingDelivery[]> {
+    return this.read(async (c) => (await c.query(`SELECT ${MSG_COLS}, ${DEL_COLS} FROM cc_dm.deliveries d JOIN cc_dm.messages m ON m.seq = d.message_seq
+        WHERE d.recipient_key = $1 AND d.state = 'queued' AND m.expires_at > $2 ORDER BY d.message_seq LIMIT $3`, [recipientKey, now, limit])).rows.map(splitRow));
+  }
+
+  countPending(recipientKey: string, now: number): Promise<number> {
+    return this.read(async (c) => (await c.query(`SELECT count(*) AS c FROM cc_dm.deliveries d JOIN cc_dm.messages m ON m.seq = d.message_seq
+        WHERE d.recipient_key = $1 AND d.state = 'queued' AND m.expires_at > $2`, [recipientKey, now])).rows[0].c);
+  }
+
+  async markDelivered(messageSeq: number, recipientKey: string, sessionId: string, via: 'push' | 'pull', at: number): Promise<boolean> {
+    return ((await this.exec(`UPDATE cc_dm.deliveries SET state = 'delivered', delivered_at = $1, delivered_via = $2, delivered_session = $3
+        WHERE message_seq = $4 AND recipient_key = $5 AND state = 'queued'`, [at, via, sessionId, messageSeq, recipientKey])).rowCount === 1);
+  }
+
+  async expireDue(now: number): Promise<number> {
+    return (await this.exec(`UPDATE cc_dm.deliveries SET state = 'expired', expired_at = $1, expire_reason = 'time to live ran out before the recipient was online'
+        WHERE state = 'queued' AND message_seq IN (SELECT seq FROM cc_dm.messages WHERE expires_at <= $1)`, [now])).rowCount ?? 0;
+  }
+
+  private async deliveriesOf(c: Q, seqs: number[]): Promise<Map<number, DeliveryRow[]>> {
+    const out = new Map<number, DeliveryRow[]>();
+    if (seqs.length === 0) return out;
+    const rows = (await c.query(`SELECT ${DEL_COLS} FROM cc_dm.deliveries d WHERE d.message_seq = ANY($1::bigint[]) ORDER BY d.recipient_key`, [seqs])).rows as DeliveryRow[];
+    for (const r of rows) {
+      const list = out.get(r.message_seq) ?? [];
+      list.push(r);
+      out.set(r.message_seq, list);
+    }
+    return out;
+  }
+
+  trace(messageId: string): Promise<Trace | undefined> {
+    return this.read(async (c) => {
+      const m = (await c.query(`SELECT ${MSG_COLS} FROM cc_dm.messages m WHERE m.id = $1`, [messageId])).rows[0] as MessageRow | undefined;
+      if (!m) return undefined;
+      return { message: m, deliveries: (await this.deliveriesOf(c, [m.seq])).get(m.seq) ?? [] };
+    });
+  }
+
+  history(f: HistoryFilter): Promise<Trace[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    const p = (v: unknown) => { args.push(v); return `$${args.length}`; };
+    const to = (k: string) => `EXISTS (SELECT 1 FROM cc_dm.deliveries x WHERE x.message_seq = m.seq AND x.recipient_key = ${k})`;
+    if (f.participant && f.peer) {
+      const a = p(f.participant);
+      const b = p(f.peer);
+      where.push(`((m.from_key = ${a} AND ${to(b)}) OR (m.from_key = ${b} AND ${to(a)}))`);
+    } else if (f.participant || f.peer) {
+      const a = p(f.participant ?? f.peer);
+      where.push(`(m.from_key = ${a} OR ${to(a)})`);
+    }
+    if (f.thread_id) where.push(`m.thread_id = ${p(f.thread_id)}`);
+    if (f.project) where.push(`m.project = ${p(f.project)}`);
+    if (f.since !== undefined) where.push(`m.sent_at >= ${p(f.since)}`);
+    if (f.until !== undefined) where.push(`m.sent_at <= ${p(f.until)}`);
+    if (f.afterSeq !== undefined) where.push(`m.seq > ${p(f.afterSeq)}`);
+    if (f.query) where.push(FTS_MATCH(`${p(f.query)}::text`));
+    const order = f.afterSeq !== undefined ? 'ASC' : 'DESC';
+    const sql = `SELECT ${MSG_COLS} FROM cc_dm.messages m ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY m.seq ${order} LIMIT ${p(f.limit)}`;
+    return this.read(async (c) => {
+      const msgs = (await c.query(sql, args)).rows as MessageRow[];
+      if (order === 'DESC') msgs.reverse();
+      const dels = await this.deliveriesOf(c, msgs.map((m) => m.seq));
+      return msgs.map((m) => ({ message: m, deliveries: dels.get(m.seq) ?? [] }));
+    });
+  }
+
+  hasWritten(fromKey: string, toKey: string): Promise<boolean> {
+    return this.read(async (c) => ((await c.query(`SELECT 1 FROM cc_dm.messages m JOIN cc_dm.deliveries d ON d.message_seq = m.seq
+        WHERE m.from_key = $1 AND d.recipient_key = $2 LIMIT 1`, [fromKey, toKey])).rowCount ?? 0) > 0);
+  }
+
+  prune(before: number): Promise<{ messages: number; sessions: number }> {
+    return this.write(async (c) => {
+      // Mail still waiting is kept whatever its age: retention never drops what was not yet delivered.
+      const messages = (await c.query(`DELETE FROM cc_dm.messages WHERE sent_at < $1 AND NOT EXISTS
+          (SELECT 1 FROM cc_dm.deliveries d WHERE d.message_seq = messages.seq AND d.state = 'queued')`, [before])).rowCount ?? 0;
+      const sessions = (await c.query('DELETE FROM cc_dm.sessions WHERE ended_at IS NOT NULL AND ended_at < $1', [before])).rowCount ?? 0;
+      await c.query(`DELETE FROM cc_dm.permissions WHERE created_at < $1 AND state != 'pending'`, [before]);
+      return { messages, sessions };
+    });
+  }
+
+  // --- permission relay ---------------------------------------------------------------------
+
+  createPermission(p: NewPermission): Promise<PermissionRow> {
+    return this.write(async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [PERMISSION_LOCK, p.requester_key]);
+      // A pending request with the same id from an earlier incarnation is moot: its dialog is gone.
+      await c.query(`UPDATE cc_dm.permissions SET state = 'expired' WHERE requester_key = $1 AND request_id = $2 AND state = 'pending'`,
+        [p.requester_key, p.request_id]);
+      return (await c.query(`INSERT INTO cc_dm.permissions (request_id, requester_key, requester_name, requester_session, approver_key,
+          tool_name, description, input_preview, state, created_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9) RETURNING *`,
+      [p.request_id, p.requester_key, p.requester_name, p.requester_session, p.approver_key, p.tool_name, p.description,
+        p.input_preview, p.created_at])).rows[0] as PermissionRow;
+    });
+  }
+
+  pendingPermission(requesterKey: string, requestId: string): Promise<PermissionRow | undefined> {
+    return this.read(async (c) => (await c.query(`SELECT * FROM cc_dm.permissions WHERE requester_key = $1 AND request_id = $2 AND state = 'pending'`,
+      [requesterKey, requestId])).rows[0]);
+  }
+
+  async decidePermission(id: number, behavior: Behavior, by: string, kind: SenderKind, at: number): Promise<boolean> {
+    return (await this.exec(`UPDATE cc_dm.permissions SET state = $1, decided_by = $2, decided_kind = $3, decided_at = $4
+        WHERE id = $5 AND state = 'pending'`, [behavior, by, kind, at, id])).rowCount === 1;
+  }
+
+  verdictsToNotify(requesterSession: string): Promise<PermissionRow[]> {
+    return this.read(async (c) => (await c.query(`SELECT * FROM cc_dm.permissions WHERE requester_session = $1 AND state IN ('allow', 'deny')
+        AND notified_at IS NULL ORDER BY id`, [requesterSession])).rows);
+  }
+
+  async markVerdictNotified(id: number, at: number): Promise<void> {
+    await this.exec('UPDATE cc_dm.permissions SET notified_at = $1 WHERE id = $2', [at, id]);
+  }
+
+  listPermissions(pendingOnly: boolean): Promise<PermissionRow[]> {
+    return this.read(async (c) => (await c.query(`SELECT * FROM cc_dm.permissions ${pendingOnly ? `WHERE state = 'pending'` : ''} ORDER BY id DESC LIMIT 500`)).rows);
+  }
+}
+
+function splitRow(r: any): PendingDelivery {
+  const message: MessageRow = {
+    seq: r.seq, id: r.id, kind: r.kind, from_name: r.from_name, from_key: r.from_key, from_session: r.from_session,
+    sender_kind: r.sender_kind, to_name: r.to_name, project: r.project, content: r.content, priority: r.priority,
+    message_type: r.message_type, thread_id: r.thread_id, sent_at: r.sent_at, expires_at: r.expires_at,
+  };
+  const delivery: DeliveryRow = {
+    message_seq: r.message_seq, recipient_key: r.recipient_key, recipient_name: r.recipient_name, state: r.state,
+    queued_at: r.queued_at, delivered_at: r.delivered_at, delivered_via: r.delivered_via, delivered_session: r.delivered_session,
+    replied_at: r.replied_at, expired_at: r.expired_at, expire_reason: r.expire_reason,
+  };
+  return { message, delivery };
+}
