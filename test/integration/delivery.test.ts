@@ -1,12 +1,9 @@
 /** Delivery you can trust (issue 4): offline mail, restart, crash, contention, receipts, visibility. */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { stores } from '../support/stores.js';
 import { World, exited, until } from '../support/world.js';
-import { BIN, type Peer } from '../../src/channel/peer.js';
+import { fakeClaude } from '../support/launcher.js';
 
 for (const fx of stores()) {
   describe(`delivery [${fx.kind}]`, () => {
@@ -154,14 +151,7 @@ for (const fx of stores()) {
     });
 
     test('push visibility is read from the Claude Code command line', async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'ccdm-launcher-'));
-      const launcher = join(dir, 'claude');
-      // A stand-in for the claude executable: spawns the server as its child, stdio inherited.
-      writeFileSync(launcher, `#!${process.execPath}\nconst { spawn } = require('node:child_process');\n` +
-        `const c = spawn(process.execPath, [${JSON.stringify(BIN)}, 'serve'], { stdio: 'inherit' });\n` +
-        `c.on('exit', (code) => process.exit(code ?? 1));\nprocess.on('SIGTERM', () => c.kill());\n`);
-      chmodSync(launcher, 0o755);
-      writeFileSync(join(dir, 'package.json'), '{"type":"commonjs"}');
+      const launcher = fakeClaude();
       const withFlag = await w.start('cc-flag', { launcher: { command: launcher, args: ['--dangerously-load-development-channels', 'server:ccdm'] } });
       const noFlag = await w.start('cc-noflag', { launcher: { command: launcher, args: ['--model', 'x'] } });
       const s = await w.start('cc-sender');

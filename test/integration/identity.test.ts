@@ -5,6 +5,9 @@ import { spawnSync } from 'node:child_process';
 import { stores } from '../support/stores.js';
 import { World, cleanEnv, exited, until } from '../support/world.js';
 import { BIN } from '../../src/channel/peer.js';
+import { fakeClaude } from '../support/launcher.js';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 for (const fx of stores()) {
   describe(`identity [${fx.kind}]`, () => {
@@ -139,6 +142,18 @@ for (const fx of stores()) {
       await until(() => exited(pid), 10_000, 'the server to exit on stdin close');
       const who = w.cli(['who', '--json']);
       assert.ok(!who.json.some((x: any) => x.name === 'short-lived'));
+    });
+
+    test('a server whose Claude Code died exits by itself, and its name is free at once for the restarted session', async () => {
+      const launcher = fakeClaude();
+      const s = await w.start('ghost', { launcher: { command: launcher, args: [] }, env: { CC_DM_POLL_MS: '200' } });
+      const claudePid = s.pid!;
+      const serverPid = Number(readFileSync(join(dirname(launcher), `child-${claudePid}`), 'utf8'));
+      assert.equal((await s.call('who')).body.you, 'ghost');
+      process.kill(claudePid, 'SIGKILL');
+      const back = await w.start('ghost');
+      assert.equal((await back.call('who')).body.you, 'ghost', 'a server whose Claude Code is gone holds no name');
+      await until(() => exited(serverPid), 10_000, 'the orphaned server to exit');
     });
 
     test('allowlist, blocklist and broadcast roles are enforced, case-insensitively', async () => {
