@@ -32,6 +32,8 @@ export interface Config {
   readonly heartbeatMs: number;
   readonly heartbeatExpiryMs: number;
   readonly retentionDays: number;
+  /** Messages a session may send per minute (a token bucket of that size). */
+  readonly rateLimit: number;
   /** How long a write waits for a locked database before failing with a clear error. */
   readonly busyLimitMs: number;
   readonly logFile?: string;
@@ -114,6 +116,7 @@ export function loadConfig(env: Env = process.env): Config {
     heartbeatExpiryMs: int(env, 'CC_DM_HEARTBEAT_EXPIRY_MS', heartbeatMs * 3, heartbeatMs * 2, 3_600_000),
     retentionDays: int(env, 'CC_DM_RETENTION_DAYS', 30, 1, 36_500),
     busyLimitMs: int(env, 'CC_DM_BUSY_LIMIT_MS', 15_000, 100, 600_000),
+    rateLimit: int(env, 'CC_DM_RATE_LIMIT', 6_000, 1, 1_000_000),
     logFile: optional(env, 'CC_DM_LOG_FILE'),
     logLevel: logLevel as Config['logLevel'],
     insideClaudeCode: env.CLAUDECODE === '1',

@@ -12,6 +12,7 @@ import { messageId, sessionId } from './ids.js';
 import { processStart } from './liveness.js';
 import { checkName, checkProject, checkRole, nameKey, RESERVED_NAMES } from './names.js';
 import type { BroadcastArgs, DmArgs } from './validate.js';
+import { RateLimit } from './rate.js';
 
 /** Where a session's mail goes: the channel server's notifications. */
 export interface PushTarget {
@@ -59,11 +60,14 @@ export class Session {
   private timers: NodeJS.Timeout[] = [];
   private lastExpire = 0;
   private lastActiveWrite = 0;
+  private readonly rate: RateLimit;
   /** Called when the process must end (orphaned: its Claude Code is gone). */
   onOrphaned: () => void = () => {};
   onError: (e: unknown) => void = () => {};
 
-  private constructor(readonly bus: Bus, public row: SessionRow, private readonly target: PushTarget, private readonly startPpid: number) {}
+  private constructor(readonly bus: Bus, public row: SessionRow, private readonly target: PushTarget, private readonly startPpid: number) {
+    this.rate = new RateLimit(bus.config.rateLimit);
+  }
 
   static async start(bus: Bus, target: PushTarget, opts: SessionStart): Promise<Session> {
     const cfg = bus.config;
@@ -205,8 +209,15 @@ export class Session {
     };
   }
 
-  dm(args: DmArgs) { return this.bus.dm(this.sender(), args); }
-  broadcast(args: BroadcastArgs) { return this.bus.broadcast(this.sender(), args); }
+  dm(args: DmArgs) {
+    this.rate.take();
+    return this.bus.dm(this.sender(), args);
+  }
+
+  broadcast(args: BroadcastArgs) {
+    this.rate.take();
+    return this.bus.broadcast(this.sender(), args);
+  }
 
   async who(): Promise<Record<string, unknown>> {
     const live = await this.bus.liveSessions();

@@ -175,6 +175,15 @@ for (const fx of stores()) {
       assert.equal((await lead.call('broadcast', { content: 'hi all' })).isError, false);
     });
 
+    test('a sender past its rate limit gets E_RATE, saying how long to wait', async () => {
+      await w.start('rate-rcv');
+      const s = await w.start('flooder', { env: { CC_DM_RATE_LIMIT: '3' } });
+      for (let i = 0; i < 3; i++) assert.equal((await s.call('dm', { to: 'rate-rcv', content: `m${i}` })).isError, false);
+      const r = await s.call('dm', { to: 'rate-rcv', content: 'one too many' });
+      assert.equal(r.body.code, 'E_RATE');
+      assert.match(r.body.error, /faster than 3 messages a minute \(CC_DM_RATE_LIMIT\); wait \d+ s/);
+    });
+
     test('project scoping: tagged sessions reach their own project, and may answer whoever wrote to them', async () => {
       const coord = await w.start('coord');
       const red = await w.start('red-1', { env: { CC_DM_SESSION_PROJECT: 'red' } });

@@ -10,6 +10,7 @@ import { ftsQuery } from '../../src/store/fts.js';
 import { pushMeta } from '../../src/bus/session.js';
 import { hasChannelFlag } from '../../src/channel/visibility.js';
 import { scrub } from '../../src/log.js';
+import { RateLimit } from '../../src/bus/rate.js';
 import type { NameRow, SessionRow } from '../../src/store/types.js';
 
 test('names fold case and surrounding space; bad names are refused with the rule', () => {
@@ -94,4 +95,12 @@ test('full-text queries are quoted word prefixes; channel flags are read from ar
   assert.equal(hasChannelFlag(['claude', '--channels=plugin:cc-dm@cc-dm']), true);
   assert.equal(hasChannelFlag(['claude', '--model', 'x']), false);
   assert.equal(scrub('connect postgres://bob:s3cret@db:5432/x failed'), 'connect postgres://***@db:5432/x failed');
+});
+
+test('the per-sender rate limit allows a burst, refills over time, and says how long to wait', () => {
+  const r = new RateLimit(3, 0);
+  r.take(0); r.take(0); r.take(0);
+  assert.throws(() => r.take(0), /faster than 3 messages a minute.*wait 20 s/);
+  r.take(20_000);
+  assert.throws(() => r.take(20_000), /wait/);
 });
