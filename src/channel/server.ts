@@ -16,6 +16,7 @@ import {
   BroadcastArgs, DmArgs, HistoryArgs, InboxArgs, parseArgs, PermissionRequestParams, RegisterArgs, StatusArgs, WhoArgs,
 } from '../bus/validate.js';
 import { openStore } from '../store/open.js';
+import type { Store } from '../store/types.js';
 import { openDoorbell } from '../wake/open.js';
 import { UnixSocketDoorbell, doorbellDir } from '../wake/unix-socket.js';
 import { instructions } from './instructions.js';
@@ -58,7 +59,10 @@ export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void>
     if (shuttingDown) return;
     shuttingDown = true;
     log.info(`stopping: ${reason}`);
-    try { await session?.stop(reason); } catch (e) { log.warn(`stop: ${errorText(e)}`); }
+    // Marking the session ended waits at most 5 s: with the store unreachable, the process still
+    // exits promptly (liveness then finds it dead by its pid, or by its stale heartbeat).
+    const stopped = session?.stop(reason).catch((e) => log.warn(`stop: ${errorText(e)}`));
+    await Promise.race([stopped, new Promise((r) => setTimeout(r, 5_000).unref())]);
     process.exit(code);
   };
   // No ghost outlives Claude Code: a closed stdin ends the server.
@@ -69,13 +73,6 @@ export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void>
   process.on('SIGHUP', () => void shutdown('SIGHUP'));
   process.stdout.on('error', () => void shutdown('stdout closed'));
 
-  const store = await openStore(cfg).catch((e) => {
-    log.error(errorText(e));
-    process.stderr.write(`cc-dm: ${errorText(e)}\n`);
-    process.exit(1);
-  });
-  const bus = new Bus(store, cfg, openDoorbell(cfg, store));
-
   let server: Server | undefined;
   const target = {
     pushMessage: (content: string, meta: Record<string, string>) =>
@@ -83,40 +80,69 @@ export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void>
     pushVerdict: (request_id: string, behavior: string) =>
       server!.notification({ method: 'notifications/claude/channel/permission', params: { request_id, behavior } }),
   };
-
   const pushAtStart = decidePush(cfg.push);
-  try {
-    session = await Session.start(bus, target, { cwd: process.cwd(), canPush: pushAtStart, client: null });
-  } catch (e) {
+  /** What the client said in its handshake, applied when the session starts after it. */
+  let handshake: { canPush: boolean; client: string | null } | undefined;
+
+  /** Claims this session's name on an open store; a refusal ends the process as before. */
+  const begin = async (store: Store): Promise<Session> => {
+    const bus = new Bus(store, cfg, openDoorbell(cfg, store));
+    let started: Session;
+    try {
+      started = await Session.start(bus, target, { cwd: process.cwd(), canPush: pushAtStart, client: null });
+    } catch (e) {
+      log.error(errorText(e));
+      process.stderr.write(`cc-dm: ${errorText(e)}\n`);
+      await store.close();
+      process.exit(isCcDmError(e) && e.code === 'E_CONFIG' ? 2 : 1);
+    }
+    session = started;
+    started.onError = (e) => log.warn(`delivery: ${errorText(e)}`);
+    started.onOrphaned = () => void shutdown('parent process gone');
+    if (started.row.wanted_name) log.warn(`the name "${started.row.wanted_name}" is held by a live session; running as "${started.name}"`);
+    if (store.kind === 'sqlite' && cfg.wake) {
+      const open = new Set((await bus.liveSessions()).map((x) => x.doorbell).filter((d): d is string => !!d));
+      UnixSocketDoorbell.cleanStale(doorbellDir(cfg.home), open);
+    }
+    return started;
+  };
+
+  // PostgreSQL down at start: the server still answers Claude Code (tools say E_STORE_DOWN) and
+  // keeps trying with backoff, instead of exiting (Claude Code would show it failed, and a
+  // supervisor would restart it in a loop). Any other store error is final.
+  let storeDown: { since: number; error: string } | undefined;
+  const firstStore = await openStore(cfg).catch((e) => {
+    if (isCcDmError(e) && e.code === 'E_STORE_DOWN') {
+      storeDown = { since: Date.now(), error: errorText(e) };
+      log.error(`${storeDown.error} Serving anyway: tools answer E_STORE_DOWN until it is reachable; retrying with backoff.`);
+      return undefined;
+    }
     log.error(errorText(e));
     process.stderr.write(`cc-dm: ${errorText(e)}\n`);
-    await store.close();
-    process.exit(isCcDmError(e) && e.code === 'E_CONFIG' ? 2 : 1);
-  }
-  const s = session;
-  s.onError = (e) => log.warn(`delivery: ${errorText(e)}`);
-  s.onOrphaned = () => void shutdown('parent process gone');
-  if (s.row.wanted_name) log.warn(`the name "${s.row.wanted_name}" is held by a live session; running as "${s.name}"`);
-  if (store.kind === 'sqlite' && cfg.wake) {
-    const open = new Set((await bus.liveSessions()).map((x) => x.doorbell).filter((d): d is string => !!d));
-    UnixSocketDoorbell.cleanStale(doorbellDir(cfg.home), open);
-  }
+    process.exit(1);
+  });
+  let s: Session | undefined = firstStore ? await begin(firstStore) : undefined;
+  const current = (): Session => {
+    if (s) return s;
+    throw new CcDmError('E_STORE_DOWN', `cc-dm cannot work yet: its store was unreachable when this session started (${storeDown?.error ?? 'unknown error'}). It retries in the background; nothing was sent. Try again in a little while.`);
+  };
 
   const experimental: Record<string, object> = { 'claude/channel': {} };
   if (cfg.permissionRelay) experimental['claude/channel/permission'] = {};
   server = new Server({ name: 'cc-dm', version: VERSION }, {
     capabilities: { tools: {}, experimental },
-    instructions: instructions(s.name, {
-      canPush: pushAtStart, relay: cfg.permissionRelay, approver: cfg.permissionApprover, variantOf: s.row.wanted_name ?? undefined,
-    }),
+    instructions: s
+      ? instructions(s.name, { canPush: pushAtStart, relay: cfg.permissionRelay, approver: cfg.permissionApprover, variantOf: s.row.wanted_name ?? undefined })
+      : instructions(cfg.sessionName ?? 'unnamed', { canPush: pushAtStart, relay: cfg.permissionRelay, approver: cfg.permissionApprover })
+        + '\nThe cc-dm store was unreachable when this session started: tools answer E_STORE_DOWN until it is back, and who then tells you your name.',
   });
   server.onerror = (e) => log.warn(`protocol: ${errorText(e)}`);
 
   server.oninitialized = () => {
     const client = server!.getClientVersion();
     const declares = !!(server!.getClientCapabilities()?.experimental as Record<string, unknown> | undefined)?.['claude/channel'];
-    const canPush = decidePush(cfg.push, declares);
-    s.setCanPush(canPush, client ? `${client.name} ${client.version}` : null).catch((e) => log.warn(errorText(e)));
+    handshake = { canPush: decidePush(cfg.push, declares), client: client ? `${client.name} ${client.version}` : null };
+    s?.setCanPush(handshake.canPush, handshake.client).catch((e) => log.warn(errorText(e)));
   };
 
   server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: TOOLS as unknown as never[] }));
@@ -124,6 +150,7 @@ export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void>
   server.setRequestHandler(CallToolRequestSchema, async (req): Promise<ToolResult> => {
     const { name, arguments: args } = req.params;
     try {
+      const s = current();
       s.touch().catch(() => {});
       let body: Record<string, unknown>;
       switch (name) {
@@ -147,7 +174,7 @@ export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void>
   if (cfg.permissionRelay) {
     server.setNotificationHandler(PermissionRequestNotification, async (n) => {
       try {
-        const perm = await s.permissionRequest(n.params);
+        const perm = await current().permissionRequest(n.params);
         log.info(`permission request ${perm.request_id} (${perm.tool_name}) recorded${perm.approver_key ? `, relayed to ${perm.approver_key}` : ', waiting for the human'}`);
       } catch (e) {
         log.warn(`permission request: ${errorText(e)}`);
@@ -156,5 +183,28 @@ export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void>
   }
 
   await server.connect(new FlushingStdioServerTransport());
-  log.info(`ready as "${s.name}" (${store.kind} ${store.where}; push ${pushAtStart ? 'on' : 'off until handshake'})`);
+  if (s) {
+    log.info(`ready as "${s.name}" (${s.bus.store.kind} ${s.bus.store.where}; push ${pushAtStart ? 'on' : 'off until handshake'})`);
+    return;
+  }
+  // Backoff 1, 2, 4 ... 30 s: twenty servers waiting for one database do not hammer it.
+  for (let wait = 1_000; !s && !shuttingDown; wait = Math.min(wait * 2, 30_000)) {
+    await new Promise((r) => setTimeout(r, wait * (0.75 + Math.random() / 2)));
+    if (shuttingDown) return;
+    const store = await openStore(cfg).catch((e) => {
+      if (isCcDmError(e) && e.code === 'E_STORE_DOWN') {
+        storeDown = { since: storeDown?.since ?? Date.now(), error: errorText(e) };
+        log.warn(`store still unreachable, next try in about ${Math.round(Math.min(wait * 2, 30_000) / 1000)} s: ${storeDown.error}`);
+        return undefined;
+      }
+      log.error(errorText(e));
+      process.stderr.write(`cc-dm: ${errorText(e)}\n`);
+      process.exit(1);
+    });
+    if (!store) continue;
+    s = await begin(store);
+    if (handshake) await s.setCanPush(handshake.canPush, handshake.client).catch((e) => log.warn(errorText(e)));
+    log.info(`store reachable after ${Math.round((Date.now() - storeDown!.since) / 1000)} s: ready as "${s.name}" (${store.kind} ${store.where})`);
+    if (cfg.sessionName && s.name !== cfg.sessionName) log.warn(`the instructions named this session "${cfg.sessionName}", but it runs as "${s.name}"`);
+  }
 }

@@ -1,0 +1,103 @@
+/**
+ * PostgreSQL only: sessions on several machines. Each server gets its own CC_DM_HOST (and its
+ * own CC_DM_HOME, as on separate machines); the only thing they share is the database.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Peer } from '../../src/channel/peer.js';
+import { freshDatabase, sharedOrOwnServer, sleep, tempHome } from './postgres-support.js';
+
+describe('postgres: several hosts', () => {
+  let server: Awaited<ReturnType<typeof sharedOrOwnServer>>;
+  const peers: Peer[] = [];
+  const cleanups: (() => unknown)[] = [];
+
+  before(async () => { server = await sharedOrOwnServer(); });
+  after(async () => {
+    for (const p of peers) {
+      try { if (p.pid) process.kill(p.pid, 'SIGKILL'); } catch { /* already gone */ }
+      await p.close();
+    }
+    for (const c of cleanups.reverse()) await c();
+    await server.done();
+  });
+
+  async function world() {
+    const db = await freshDatabase(server.adminUrl);
+    cleanups.push(db.drop);
+    return {
+      url: db.url,
+      async start(name: string, host: string, env: Record<string, string> = {}): Promise<Peer> {
+        const h = tempHome();
+        cleanups.push(h.cleanup);
+        // A 60 s poll: whatever arrives sooner came through LISTEN/NOTIFY.
+        const p = await Peer.start({ home: h.home, name, env: { CC_DM_DATABASE_URL: db.url, CC_DM_HOST: host, CC_DM_POLL_MS: '60000', ...env } });
+        peers.push(p);
+        return p;
+      },
+    };
+  }
+
+  test('a dm crosses hosts, rung through LISTEN/NOTIFY, and the reply comes back', async () => {
+    const w = await world();
+    const laptop = await w.start('laptop', 'host-laptop');
+    const buildbox = await w.start('buildbox', 'host-buildbox');
+    const who = (await laptop.call('who')).body;
+    const remote = who.sessions.find((s: any) => s.name === 'buildbox');
+    assert.ok(remote, JSON.stringify(who));
+    assert.equal(remote.host, 'host-buildbox');
+
+    const t0 = Date.now();
+    const r = await laptop.call('dm', { to: 'buildbox', content: 'run the build please', thread_id: 'build-1' });
+    assert.equal(r.isError, false, JSON.stringify(r.body));
+    assert.equal(r.body.recipient_online, true);
+    await buildbox.waitFor((p) => p.pushes.length === 1, 5_000, 'the dm on the other host');
+    assert.ok(Date.now() - t0 < 5_000, 'well before the 60 s poll: the doorbell rang');
+    assert.equal(buildbox.pushes[0]!.content, 'run the build please');
+    assert.equal(buildbox.pushes[0]!.meta.from_session, 'laptop');
+
+    const back = await buildbox.call('dm', { to: 'laptop', content: 'build green', thread_id: 'build-1' });
+    assert.equal(back.isError, false, JSON.stringify(back.body));
+    await laptop.waitFor((p) => p.pushes.length === 1, 5_000, 'the reply on the first host');
+    assert.equal(laptop.pushes[0]!.meta.from_session, 'buildbox');
+    const status = (await laptop.call('status', { message_id: r.body.message_id })).body;
+    assert.equal(status.recipients[0].state, 'replied');
+  });
+
+  test('a remote session is alive while its heartbeat is fresh, and expires when it stops', async () => {
+    const w = await world();
+    // Heartbeat every 500 ms; another host counts a session dead 1.5 s after its last one.
+    const hb = { CC_DM_HEARTBEAT_MS: '500', CC_DM_HEARTBEAT_EXPIRY_MS: '1500' };
+    const watcher = await w.start('watcher', 'host-a', hb);
+    const worker = await w.start('worker', 'host-b', hb);
+
+    // Fresh heartbeat: the name is held, even from another host with the name in its environment.
+    await sleep(2_000); // longer than the expiry: only heartbeats keep it alive now
+    assert.ok((await watcher.call('who')).body.sessions.some((s: any) => s.name === 'worker'), 'alive while it heartbeats');
+    const twin = await w.start('worker', 'host-c', hb);
+    assert.equal((await twin.call('who')).body.you, 'worker-2', 'a live remote holder keeps its name');
+    await twin.close();
+
+    // Frozen (as a machine that lost its network): no heartbeat, so it expires.
+    process.kill(worker.pid!, 'SIGSTOP');
+    const stoppedAt = Date.now();
+    let gone = false;
+    while (!gone && Date.now() - stoppedAt < 10_000) {
+      await sleep(200);
+      gone = !(await watcher.call('who')).body.sessions.some((s: any) => s.name === 'worker');
+    }
+    assert.ok(gone, 'the frozen remote session expired');
+    const expiredAfter = Date.now() - stoppedAt;
+    assert.ok(expiredAfter >= 1_000, `not before its expiry (${expiredAfter} ms)`);
+    process.kill(worker.pid!, 'SIGKILL');
+
+    // Its mailbox stays: mail waits, and a new session with that name on another host gets it.
+    const r = await watcher.call('dm', { to: 'worker', content: 'for whoever runs as worker next' });
+    assert.equal(r.isError, false, JSON.stringify(r.body));
+    assert.equal(r.body.recipient_online, false);
+    const successor = await w.start('worker', 'host-c', hb);
+    assert.equal((await successor.call('who')).body.you, 'worker', 'the expired name is taken back at once');
+    await successor.waitFor((p) => p.pushes.length === 1, 5_000, 'the waiting mail');
+    assert.equal(successor.pushes[0]!.content, 'for whoever runs as worker next');
+  });
+});
