@@ -71,8 +71,8 @@ export function buildProgram(): Command {
     }));
 
   program.command('send').description('send a message as the human (sender_kind: human)')
-    .argument('[to]', 'recipient name (omit with --broadcast)')
-    .argument('<text...>', 'the message')
+    .usage('[options] <to> <text...>\n       cc-dm send --broadcast [--project <project>] [options] <text...>')
+    .argument('<words...>', 'the recipient\'s name, then the message (with --broadcast: only the message)')
     .option('-b, --broadcast', 'send to every live session (in --project if given)')
     .option('-p, --project <project>', 'with --broadcast: only sessions of this project')
     .addOption(new Option('--priority <p>').choices([...PRIORITIES]))
@@ -81,16 +81,24 @@ export function buildProgram(): Command {
     .option('--ttl <seconds>', 'how long it may wait for an offline recipient', num('--ttl', 10, 604800))
     .option('--queue', 'queue for a name no session has used yet')
     .option('--json', 'machine-readable output')
-    .action((to: string | undefined, words: string[], o) => withContext(async (ctx) => {
+    .action((words: string[], o) => withContext(async (ctx) => {
       requireHuman(ctx.cfg, 'cc-dm send');
       const meta = { priority: o.priority, message_type: o.type, thread_id: o.thread, ttl_s: o.ttl };
       let result;
       if (o.broadcast) {
-        const content = [to, ...words].filter((w) => w !== undefined).join(' ');
-        result = await ctx.bus.broadcast({ kind: 'human' }, parseArgs(BroadcastArgs, strip({ content, ...meta }), 'send'), { project: o.project });
+        result = await ctx.bus.broadcast({ kind: 'human' }, parseArgs(BroadcastArgs, strip({ content: words.join(' '), ...meta }), 'send'), { project: o.project });
       } else {
-        if (!to) throw new CcDmError('E_INVALID', 'send needs a recipient name, or --broadcast.');
-        result = await ctx.bus.dm({ kind: 'human' }, parseArgs(DmArgs, strip({ to, content: words.join(' '), ...meta, queue_if_unknown: o.queue || undefined }), 'send'));
+        const [to, ...text] = words;
+        if (text.length === 0) throw new CcDmError('E_INVALID', 'send needs a recipient name and a message (or --broadcast and a message).');
+        if (o.project) throw new CcDmError('E_INVALID', '--project goes with --broadcast; a dm reaches its recipient by name.');
+        try {
+          result = await ctx.bus.dm({ kind: 'human' }, parseArgs(DmArgs, strip({ to, content: text.join(' '), ...meta, queue_if_unknown: o.queue || undefined }), 'send'));
+        } catch (e) {
+          if (isCcDmError(e) && e.code === 'E_UNKNOWN_RECIPIENT') {
+            throw new CcDmError(e.code, e.message.replace(/call dm again with queue_if_unknown: true/, 'run cc-dm send again with --queue'), e.details);
+          }
+          throw e;
+        }
       }
       if (o.json) return printJson(result);
       console.log(c.green('sent'), JSON.stringify(result));

@@ -269,7 +269,7 @@ export function consoleClient(): void {
     const body = {
       broadcast: cField('c-broadcast').checked, to: cField('c-to').value.trim(), project: cField('c-project').value.trim(),
       thread_id: cField('c-thread').value.trim(), priority: ($('c-priority') as HTMLSelectElement).value,
-      message_type: ($('c-type') as HTMLSelectElement).value, content,
+      message_type: ($('c-type') as HTMLSelectElement).value, queue_if_unknown: cField('c-queue').checked, content,
     };
     const btn = $<HTMLButtonElement>('c-send');
     btn.disabled = true;

@@ -64,6 +64,7 @@ export function page(nonce: string, info: { store: string; kind: string }): stri
         <div class="row">
           <select id="c-priority" aria-label="priority">${OPTIONS(['urgent', 'normal', 'low'])}</select>
           <select id="c-type" aria-label="message type">${OPTIONS(['task', 'question', 'status', 'review'])}</select>
+          <label class="check" title="queue for a name that no session has used yet"><input id="c-queue" type="checkbox"> queue</label>
         </div>
         <textarea id="c-content" rows="4" placeholder="Message (Ctrl+Enter sends)" aria-label="message"></textarea>
         <button type="submit" id="c-send" class="primary">Send</button>

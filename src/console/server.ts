@@ -103,7 +103,14 @@ export function consoleApp(bus: Bus, token: string, port: () => number): Hono {
       return c.json(await bus.broadcast({ kind: 'human' }, parseArgs(BroadcastArgs, meta, 'send'), { project: b.project || undefined }));
     }
     if (!b.to?.trim()) throw new CcDmError('E_INVALID', 'send: say who to send to, or choose broadcast.');
-    return c.json(await bus.dm({ kind: 'human' }, parseArgs(DmArgs, empty({ ...meta, to: b.to, queue_if_unknown: b.queue_if_unknown || undefined }), 'send')));
+    try {
+      return c.json(await bus.dm({ kind: 'human' }, parseArgs(DmArgs, empty({ ...meta, to: b.to, queue_if_unknown: b.queue_if_unknown || undefined }), 'send')));
+    } catch (e) {
+      if (isCcDmError(e) && e.code === 'E_UNKNOWN_RECIPIENT') {
+        throw new CcDmError(e.code, e.message.replace(/call dm again with queue_if_unknown: true/, 'tick "queue" and send again'), e.details);
+      }
+      throw e;
+    }
   });
 
   app.post('/api/approvals/:id', async (c) => {
