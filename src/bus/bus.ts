@@ -91,7 +91,9 @@ export class Bus {
     if (opts.queueIfUnknown) return { key, display };
     const names = (await this.store.listNames()).filter((n) => !n.released_to && n.key !== HUMAN.key);
     const close = names.map((n) => ({ n: n.display, d: distance(key, n.key) })).sort((a, b) => a.d - b.d);
-    const suggestion = close.length && close[0]!.d <= Math.max(2, Math.floor(key.length / 3)) ? ` Did you mean "${close[0]!.n}"?` : '';
+    // Close enough to suggest: up to 40 % of the longer name's letters differ (at least 2).
+    const near = close[0] && close[0].d <= Math.max(2, Math.ceil(Math.max(key.length, close[0].n.length) * 0.4));
+    const suggestion = near ? ` Did you mean "${close[0]!.n}"?` : '';
     const list = close.length ? close.slice(0, 20).map((c) => c.n).join(', ') : '(none yet)';
     throw new CcDmError('E_UNKNOWN_RECIPIENT',
       `no session has ever been called "${display}".${suggestion} Names that exist: ${list}. To queue mail for a session that will start later under this name, call dm again with queue_if_unknown: true.`,

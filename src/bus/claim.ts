@@ -22,8 +22,9 @@ export function claimRules(source: NameSource): ClaimDecider {
       if (holderAlive) {
         return { kind: 'refuse', code: 'E_NAME_TAKEN', message: `the name "${display}" is held by a live session (since ${new Date(holder!.started_at).toISOString()}). Pick another name.` };
       }
-      // A name with mail queued for it is a mailbox, even before any session has held it.
-      if ((name && !name.released_to) || queued > 0) {
+      // A name some session held (and did not give up) is its mailbox; so is a name with mail
+      // queued for it, even before any session has held it. A name only ever reserved is not.
+      if ((name && !name.released_to && name.last_held_at !== null) || queued > 0) {
         return {
           kind: 'refuse', code: 'E_NAME_TAKEN',
           message: `the name "${display}" belongs to a session that ended and keeps it as its mailbox. Only a session launched with CC_DM_SESSION_NAME=${display} can take it back; pick another name.`,

@@ -55,6 +55,7 @@ test('claim rules: the launch environment takes a dead holder\'s name, register 
   assert.equal(reg({ candidate: 'wanted', name: undefined, holder: undefined, queued: 1 }, dead).kind, 'refuse', 'mail queued for a new name');
   assert.equal(reg({ candidate: 'wanted', name: name({ reserved: true }), holder: undefined, queued: 0 }, dead).kind, 'refuse');
   assert.deepEqual(reg({ candidate: 'wanted', name: name({ released_to: 'other' }), holder: undefined, queued: 0 }, dead), { kind: 'take', endHolder: undefined });
+  assert.equal(reg({ candidate: 'wanted', name: name({ last_held_at: null }), holder: undefined, queued: 0 }, dead).kind, 'take', 'a name only ever reserved, then released, is free');
   assert.deepEqual(reg({ candidate: 'wanted', name: undefined, holder: undefined, queued: 0 }, dead), { kind: 'take', endHolder: undefined });
   assert.deepEqual(env({ candidate: 'variant', name: name(), holder: undefined, queued: 2 }, dead), { kind: 'variant' }, 'a variant never lands in a waiting mailbox');
 });
