@@ -93,8 +93,12 @@ export class PostgresStore implements Store {
     for (let attempt = 0; ; attempt++) {
       let client: Q | undefined;
       let broken = false;
+      // A checked-out client has no error listener of the pool's: a connection dropped between
+      // two statements (server restart) would be an unhandled 'error' event, i.e. a crash.
+      const onError = () => { broken = true; };
       try {
         client = await this.pool.connect();
+        client.on('error', onError);
         if (!tx) return await fn(client, attempt);
         await client.query('BEGIN');
         try {
@@ -112,6 +116,7 @@ export class PostgresStore implements Store {
         await sleep(wait + Math.random() * wait);
         wait = Math.min(wait * 2, 1_000);
       } finally {
+        client?.off('error', onError);
         client?.release(broken);
       }
     }
@@ -134,6 +139,8 @@ export class PostgresStore implements Store {
     const latest = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]!.version;
     // One attempt: a server that is down at start is the caller's to retry (with its own backoff).
     const client = await this.pool.connect();
+    const onError = () => {};
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
@@ -154,9 +161,11 @@ export class PostgresStore implements Store {
         }
       }
       await client.query('COMMIT');
+      client.off('error', onError);
       client.release();
     } catch (e) {
       await client.query('ROLLBACK').catch(() => {});
+      client.off('error', onError);
       client.release(true);
       throw e;
     }
