@@ -43,8 +43,29 @@ export function claudeAncestor(startPid = process.ppid, depth = 4): string[] | u
   return undefined;
 }
 
+/** The channel entries named on a Claude Code command line (`server:x`, `plugin:p@m`). */
+export function channelEntries(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const flag = CHANNEL_FLAGS.find((f) => a === f || a.startsWith(f + '='));
+    if (!flag) continue;
+    if (a.startsWith(flag + '=')) out.push(...a.slice(flag.length + 1).split(/[\s,]+/));
+    else for (let j = i + 1; j < argv.length && !argv[j]!.startsWith('-'); j++) out.push(...argv[j]!.split(/[\s,]+/));
+  }
+  return out.filter(Boolean);
+}
+
+/**
+ * Does this command line load cc-dm as a channel? A `plugin:` entry names its plugin, so one
+ * that is not cc-dm does not count; a `server:` entry uses the user's own name for a server,
+ * which this process cannot see, so any such entry counts (bare flags as well).
+ */
 export function hasChannelFlag(argv: readonly string[]): boolean {
-  return argv.some((a) => CHANNEL_FLAGS.some((f) => a === f || a.startsWith(f + '=')));
+  if (!argv.some((a) => CHANNEL_FLAGS.some((f) => a === f || a.startsWith(f + '=')))) return false;
+  const entries = channelEntries(argv);
+  if (entries.length === 0) return true;
+  return entries.some((e) => !e.startsWith('plugin:') || /^plugin:cc-dm(@|$)/.test(e));
 }
 
 /**

@@ -95,6 +95,9 @@ test('full-text queries are quoted word prefixes; channel flags are read from ar
   assert.equal(hasChannelFlag(['claude', '--dangerously-load-development-channels', 'server:x']), true);
   assert.equal(hasChannelFlag(['claude', '--channels=plugin:cc-dm@cc-dm']), true);
   assert.equal(hasChannelFlag(['claude', '--model', 'x']), false);
+  assert.equal(hasChannelFlag(['claude', '--channels', 'plugin:telegram@official']), false, 'another plugin\'s channel');
+  assert.equal(hasChannelFlag(['claude', '--channels', 'plugin:telegram@official', 'plugin:cc-dm@cc-dm', '--model', 'x']), true);
+  assert.equal(hasChannelFlag(['claude', '--dangerously-load-development-channels', 'server:ccdm', '-p']), true);
   assert.equal(scrub('connect postgres://bob:s3cret@db:5432/x failed'), 'connect postgres://***@db:5432/x failed');
 });
 
