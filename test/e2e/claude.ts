@@ -361,6 +361,8 @@ export class E2eEnv {
     log(`${this.label}: starting interactive ${o.name}`);
     this.tmux(['new-session', '-d', '-s', target, '-x', '200', '-y', '50', launcher]);
     const tmuxTarget = `${target}:0.0`;
+    // The launcher execs Claude Code, so the pane's process is Claude Code itself.
+    const pid = Number(this.tmux(['display-message', '-p', '-t', tmuxTarget, '#{pane_pid}'], false).trim()) || undefined;
     const self = this;
     const session: InteractiveSession = {
       name: o.name,
@@ -398,6 +400,24 @@ export class E2eEnv {
         self.tmux(['send-keys', '-t', tmuxTarget, 'C-c'], false);
         await waitUntil(() => !alive(), `${o.name} to exit`, 5_000).catch(() => undefined);
         self.tmux(['kill-session', '-t', target], false);
+        if (pid) {
+          const running = () => {
+            try {
+              process.kill(pid, 0);
+              return true;
+            } catch {
+              return false;
+            }
+          };
+          await waitUntil(() => !running(), `${o.name}'s Claude Code (pid ${pid}) to exit`, 5_000).catch(() => {
+            try {
+              process.kill(pid, 'SIGKILL');
+            } catch {
+              /* gone */
+            }
+          });
+          await waitUntil(() => !running(), `${o.name}'s Claude Code (pid ${pid}) to die`, 5_000).catch(() => undefined);
+        }
       },
       describe() {
         return (
@@ -488,7 +508,7 @@ export class E2eEnv {
       process.stderr.write(`[e2e] kept ${this.root}\n`);
       return;
     }
-    fs.rmSync(this.root, { recursive: true, force: true });
+    fs.rmSync(this.root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
 }
 

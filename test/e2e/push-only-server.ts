@@ -68,13 +68,24 @@ async function push(name: string): Promise<void> {
   fs.renameSync(out + '.tmp', out);
 }
 
+// Files already there at start are pushed this long after the handshake (default at once).
+const initialDelay = Number(process.env.PUSH_ONLY_INITIAL_DELAY_MS ?? 0);
+
 server.oninitialized = () => {
   fs.writeFileSync(path.join(dir, 'ready'), String(process.pid));
-  scan();
+  setTimeout(scan, initialDelay);
   fs.watch(dir, () => scan());
   // A slow fallback in case an inotify event is missed; the watch is what gives the timing.
   setInterval(scan, 1000).unref();
 };
 
 process.stdin.on('close', () => process.exit(0));
-await server.connect(new StdioServerTransport());
+const transport = new StdioServerTransport();
+await server.connect(transport);
+// Log what the client asks and when, to <dir>/received.log.
+const onmessage = transport.onmessage;
+transport.onmessage = (msg) => {
+  const m = msg as { method?: string };
+  fs.appendFileSync(path.join(dir, "received.log"), `${new Date().toISOString()} ${m.method ?? "response"}\n`);
+  onmessage?.(msg);
+};
