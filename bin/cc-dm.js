@@ -7,6 +7,10 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const main = join(root, 'dist', 'src', 'cli', 'main.js');
+const server = join(root, 'dist', 'src', 'channel', 'server.js');
+// `cc-dm serve`, the command Claude Code spawns for every session, goes straight to the server:
+// the CLI (commander and the code of every other command) is never loaded for it.
+const serveOnly = process.argv.length === 3 && process.argv[2] === 'serve';
 const missing = [];
 if (!existsSync(main)) missing.push('the build (dist/)');
 for (const dep of ['@modelcontextprotocol/sdk', 'better-sqlite3', 'zod', 'commander']) {
@@ -17,12 +21,19 @@ if (missing.length) {
   process.exit(1);
 }
 try {
-  const { run } = await import(main);
-  await run(process.argv);
+  if (serveOnly) {
+    const { serve } = await import(server);
+    await serve();
+  } else {
+    const { run } = await import(main);
+    await run(process.argv);
+  }
 } catch (e) {
   if (e && (e.code === 'ERR_DLOPEN_FAILED' || /better_sqlite3\.node|NODE_MODULE_VERSION/.test(String(e.message)))) {
     process.stderr.write(`cc-dm: the SQLite driver does not load with this Node ${process.version} (${e.message}).\nRun: cd ${JSON.stringify(root)} && npm rebuild better-sqlite3\n`);
     process.exit(1);
   }
-  throw e;
+  if (!serveOnly) throw e;
+  process.stderr.write(`cc-dm: ${e?.message ?? e}\n`); // as the CLI reports it
+  process.exitCode = 1;
 }
