@@ -1,0 +1,60 @@
+// End-to-end: the Claude Code plugin itself. It installs from the clone through the local
+// marketplace, `claude mcp list` reports its server connected, its SessionStart hook puts the
+// session's identity into the model's context (again after /clear), and its skills and tools
+// are offered to the model.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { PLUGIN_SERVER, PLUGIN_TOOL_PREFIX, REPO_ROOT, withEnv } from './claude.js';
+import { isMainLoopRequest, messagesText, requestText } from './standin.js';
+import { requirePrerequisites } from './common.js';
+
+requirePrerequisites();
+
+test('the plugin installs from the clone and `claude mcp list` reports its server connected', async () => {
+  await withEnv('plugin', async (env) => {
+    const installed = JSON.parse(fs.readFileSync(path.join(env.home, '.claude', 'plugins', 'installed_plugins.json'), 'utf8'));
+    assert.ok(installed.plugins?.['cc-dm@cc-dm'], `cc-dm@cc-dm is installed: ${JSON.stringify(installed)}`);
+    const known = JSON.parse(fs.readFileSync(path.join(env.home, '.claude', 'plugins', 'known_marketplaces.json'), 'utf8'));
+    assert.equal(known['cc-dm']?.source?.path, REPO_ROOT, 'the marketplace is the clone itself');
+
+    const list = await env.claudeCommand(['mcp', 'list'], 60_000);
+    const line = list.stdout.split('\n').find((l) => l.includes(PLUGIN_SERVER));
+    assert.ok(line, `claude mcp list shows ${PLUGIN_SERVER}:\n${list.stdout}${list.stderr}`);
+    assert.match(line!, /bin\/cc-dm\.js serve/);
+    assert.match(line!, /Connected/, `the server is connected: ${line}`);
+  });
+});
+
+test('the SessionStart hook puts the identity into the model context at start and after /clear', async () => {
+  await withEnv('hook', async (env) => {
+    const gina = await env.startInteractive({ name: 'gina', role: 'tester', project: 'shop' });
+    gina.type('First prompt ALPHA.');
+    const first = await gina.standin.waitForRequest(
+      (r) => isMainLoopRequest(r) && messagesText(r).includes('First prompt ALPHA'),
+      "gina's first model request",
+    );
+    const text = messagesText(first);
+    assert.match(text, /cc-dm identity: you are "gina"/, 'the identity from the hook is in the context');
+    assert.match(text, /tester/, 'with the role');
+    // The plugin's skills and deferred tools are offered to the model.
+    const all = requestText(first);
+    assert.match(all, /cc-dm-messaging/, 'the messaging skill is listed');
+    assert.match(all, /cc-dm-identity/, 'the identity skill is listed');
+    assert.ok(all.includes(`${PLUGIN_TOOL_PREFIX}dm`), `the dm tool is offered as ${PLUGIN_TOOL_PREFIX}dm`);
+
+    gina.type('/clear');
+    gina.type('Second prompt BETA.');
+    const second = await gina.standin.waitForRequest(
+      (r) => isMainLoopRequest(r) && messagesText(r).includes('Second prompt BETA'),
+      "gina's first model request after /clear",
+      30_000,
+      first.seq + 1,
+    );
+    const text2 = messagesText(second);
+    assert.ok(!text2.includes('First prompt ALPHA'), 'the context was cleared');
+    assert.match(text2, /cc-dm identity: you are "gina"/, 'the identity is given again after /clear');
+  });
+});
