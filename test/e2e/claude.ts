@@ -197,7 +197,9 @@ export class E2eEnv {
     this.home = path.join(root, 'home');
     this.cwd = path.join(root, 'work');
     this.ccdmHome = path.join(root, 'ccdm');
-    this.tmuxSocket = `ccdm-e2e-${process.pid}-${++envCounter}`;
+    // A private tmux server per test, its socket inside the temp root (removed with it).
+    this.tmuxSocket = path.join(root, "tmux.sock");
+    envCounter++;
     fs.mkdirSync(this.home, { recursive: true });
     fs.mkdirSync(this.cwd, { recursive: true });
     // Created on first use by cc-dm itself (it sets the mode), but the parent must exist.
@@ -327,7 +329,7 @@ export class E2eEnv {
   }
 
   private tmux(args: string[], check = true): string {
-    const r = spawnSync('tmux', ['-L', this.tmuxSocket, ...args], { encoding: 'utf8' });
+    const r = spawnSync('tmux', ['-S', this.tmuxSocket, ...args], { encoding: 'utf8' });
     if (check && r.status !== 0) throw new Error(`tmux ${args.join(' ')} failed: ${r.stderr}`);
     return r.stdout ?? '';
   }
@@ -394,7 +396,7 @@ export class E2eEnv {
         );
       },
       async stop() {
-        const alive = () => spawnSync('tmux', ['-L', self.tmuxSocket, 'has-session', '-t', target], { stdio: 'ignore' }).status === 0;
+        const alive = () => spawnSync('tmux', ['-S', self.tmuxSocket, 'has-session', '-t', target], { stdio: 'ignore' }).status === 0;
         if (!alive()) return;
         self.tmux(['send-keys', '-t', tmuxTarget, 'C-c'], false);
         self.tmux(['send-keys', '-t', tmuxTarget, 'C-c'], false);
@@ -495,7 +497,7 @@ export class E2eEnv {
         /* ignore */
       }
     }
-    spawnSync('tmux', ['-L', this.tmuxSocket, 'kill-server'], { stdio: 'ignore' });
+    spawnSync('tmux', ['-S', this.tmuxSocket, 'kill-server'], { stdio: 'ignore' });
     for (const c of this.children) c.kill('SIGKILL');
     for (const s of this.standins) await s.close().catch(() => {});
     if (failed || process.env.CC_DM_E2E_KEEP === '1') {
