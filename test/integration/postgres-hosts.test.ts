@@ -4,6 +4,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Peer } from '../../src/channel/peer.js';
 import { freshDatabase, sharedOrOwnServer, sleep, tempHome } from './postgres-support.js';
 
@@ -27,11 +29,11 @@ describe('postgres: several hosts', () => {
     cleanups.push(db.drop);
     return {
       url: db.url,
-      async start(name: string, host: string, env: Record<string, string> = {}): Promise<Peer> {
+      async start(name: string, host: string, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<Peer> {
         const h = tempHome();
         cleanups.push(h.cleanup);
         // A 60 s poll: whatever arrives sooner came through LISTEN/NOTIFY.
-        const p = await Peer.start({ home: h.home, name, env: { CC_DM_DATABASE_URL: db.url, CC_DM_HOST: host, CC_DM_POLL_MS: '60000', ...env } });
+        const p = await Peer.start({ home: h.home, name, nodeArgs, env: { CC_DM_DATABASE_URL: db.url, CC_DM_HOST: host, CC_DM_POLL_MS: '60000', ...env } });
         peers.push(p);
         return p;
       },
@@ -99,5 +101,34 @@ describe('postgres: several hosts', () => {
     assert.equal((await successor.call('who')).body.you, 'worker', 'the expired name is taken back at once');
     await successor.waitFor((p) => p.pushes.length === 1, 5_000, 'the waiting mail');
     assert.equal(successor.pushes[0]!.content, 'for whoever runs as worker next');
+  });
+
+  test('a host whose clock is minutes off is judged by its real heartbeat, not by the clocks\' disagreement', async () => {
+    const w = await world();
+    const hb = { CC_DM_HEARTBEAT_MS: '500', CC_DM_HEARTBEAT_EXPIRY_MS: '1500' };
+    // Two machines whose clocks disagree: one runs five minutes slow, the other five minutes fast.
+    const h = tempHome();
+    cleanups.push(h.cleanup);
+    const clock = (ms: number) => {
+      const f = join(h.home, `clock${ms}.mjs`);
+      writeFileSync(f, `const now = Date.now; Date.now = () => now() + (${ms});\n`);
+      return ['--import', f];
+    };
+    const watcher = await w.start('clock-watcher', 'host-a', hb);
+    const slow = await w.start('slow', 'host-slow', hb, clock(-300_000));
+    const fast = await w.start('fast', 'host-fast', hb, clock(300_000));
+    await sleep(2_000); // past the expiry: only heartbeats keep them alive now
+    const names = async () => (await watcher.call('who')).body.sessions.map((s: any) => s.name) as string[];
+    const seen = await names();
+    assert.ok(seen.includes('slow'), `a slow clock does not make a live host look dead (${seen.join(', ')})`);
+    assert.ok(seen.includes('fast'), `nor a fast one (${seen.join(', ')})`);
+    // A frozen fast-clock host must still expire (its last beat does not look like the future).
+    process.kill(fast.pid!, 'SIGSTOP');
+    const t0 = Date.now();
+    while ((await names()).includes('fast') && Date.now() - t0 < 10_000) await sleep(200);
+    assert.ok(!(await names()).includes('fast'), 'the frozen fast-clock host expired');
+    assert.ok((await names()).includes('slow'));
+    process.kill(fast.pid!, 'SIGKILL');
+    await slow.close();
   });
 });

@@ -60,6 +60,12 @@ export class PostgresStore implements Store {
   readonly where: string;
   private readonly retryLimitMs: number;
   private closed = false;
+  /**
+   * The database's clock minus this machine's (ms). Heartbeats are stored on the database's
+   * clock and read back on this machine's, so a host whose clock is off by a minute is still
+   * judged by how long ago it really beat, not by the two machines' disagreement.
+   */
+  private clockOffsetMs = 0;
 
   private constructor(private readonly pool: pg.Pool, private readonly opts: PostgresOptions) {
     this.where = describeUrl(opts.url);
@@ -75,6 +81,7 @@ export class PostgresStore implements Store {
     const store = new PostgresStore(pool, opts);
     try {
       await store.migrate();
+      await store.measureClock();
     } catch (e) {
       await pool.end().catch(() => {});
       throw translate(store.where, e);
@@ -171,6 +178,18 @@ export class PostgresStore implements Store {
     }
   }
 
+  /** Reads the database's clock, halfway through the round trip. */
+  private async measureClock(): Promise<void> {
+    const t0 = Date.now();
+    const db = (await this.pool.query('SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now')).rows[0].now as number;
+    const t1 = Date.now();
+    this.clockOffsetMs = Math.round(db - (t0 + t1) / 2);
+  }
+
+  /** The heartbeat as this machine's clock would have read it. */
+  private local = (row: SessionRow | undefined): SessionRow | undefined =>
+    row && { ...row, heartbeat_at: row.heartbeat_at - this.clockOffsetMs };
+
   async schemaVersion(): Promise<number> {
     return this.read(async (c) => (await c.query('SELECT coalesce(max(version), 0) AS v FROM cc_dm.cc_dm_migrations')).rows[0].v);
   }
@@ -198,14 +217,14 @@ export class PostgresStore implements Store {
             doorbell, started_at, last_active_at, heartbeat_at)
           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (id) DO NOTHING`,
         [s.id, s.role, s.project, s.cwd, s.host, s.pid, s.ppid, s.pid_start, s.ppid_start, s.can_push, s.client, s.doorbell,
-          s.started_at, s.last_active_at, s.heartbeat_at]);
+          s.started_at, s.last_active_at, s.heartbeat_at + this.clockOffsetMs]);
       }
       const wantedKey = nameKey(req.name);
       for (let n = 1; n <= 100; n++) {
         const display = n === 1 ? req.name.trim() : `${req.name.trim()}-${n}`;
         const key = nameKey(display);
         const name = (await c.query('SELECT * FROM cc_dm.names WHERE key = $1', [key])).rows[0] as NameRow | undefined;
-        const holder = (await c.query('SELECT * FROM cc_dm.sessions WHERE name_key = $1 AND ended_at IS NULL AND id != $2', [key, req.sessionId])).rows[0] as SessionRow | undefined;
+        const holder = this.local((await c.query('SELECT * FROM cc_dm.sessions WHERE name_key = $1 AND ended_at IS NULL AND id != $2', [key, req.sessionId])).rows[0]);
         const queued = (await c.query(`SELECT count(*) AS c FROM cc_dm.deliveries WHERE recipient_key = $1 AND state = 'queued'`, [key])).rows[0].c as number;
         const d = decide({ candidate: n === 1 ? 'wanted' : 'variant', name, holder, queued }, isAlive);
         if (d.kind === 'refuse') {
@@ -230,7 +249,7 @@ export class PostgresStore implements Store {
               AND NOT EXISTS (SELECT 1 FROM cc_dm.deliveries x WHERE x.message_seq = d.message_seq AND x.recipient_key = $1)`,
           [key, display, req.releasing]);
         }
-        const session = (await c.query('SELECT * FROM cc_dm.sessions WHERE id = $1', [req.sessionId])).rows[0] as SessionRow;
+        const session = this.local((await c.query('SELECT * FROM cc_dm.sessions WHERE id = $1', [req.sessionId])).rows[0])!;
         return { ok: true, session, variantOf: n === 1 ? undefined : req.name.trim(), tookOverFrom: d.endHolder } as ClaimResult;
       }
       throw new CcDmError('E_NAME_TAKEN', `"${req.name}" and its variants up to -100 are all held; choose another CC_DM_SESSION_NAME.`, { wantedKey });
@@ -244,7 +263,7 @@ export class PostgresStore implements Store {
   updateSession(id: string, patch: SessionPatch): Promise<void> {
     const cols = Object.keys(patch).filter((c) => SESSION_PATCH_COLS.has(c));
     if (cols.length === 0) return Promise.resolve();
-    const values = cols.map((c) => (patch as Record<string, unknown>)[c]);
+    const values = cols.map((c) => (c === 'heartbeat_at' ? patch.heartbeat_at! + this.clockOffsetMs : (patch as Record<string, unknown>)[c]));
     const update = `UPDATE cc_dm.sessions SET ${cols.map((col, i) => `${col} = $${i + 1}`).join(', ')} WHERE id = $${cols.length + 1}`;
     if (!('role' in patch) && !('project' in patch)) return this.exec(update, [...values, id]).then(() => undefined);
     return this.write(async (c) => {
@@ -255,11 +274,11 @@ export class PostgresStore implements Store {
   }
 
   getSession(id: string): Promise<SessionRow | undefined> {
-    return this.read(async (c) => (await c.query('SELECT * FROM cc_dm.sessions WHERE id = $1', [id])).rows[0]);
+    return this.read(async (c) => this.local((await c.query('SELECT * FROM cc_dm.sessions WHERE id = $1', [id])).rows[0]));
   }
 
   openSessions(): Promise<SessionRow[]> {
-    return this.read(async (c) => (await c.query('SELECT * FROM cc_dm.sessions WHERE ended_at IS NULL ORDER BY started_at')).rows);
+    return this.read(async (c) => (await c.query('SELECT * FROM cc_dm.sessions WHERE ended_at IS NULL ORDER BY started_at')).rows.map((r) => this.local(r)!));
   }
 
   getName(key: string): Promise<NameRow | undefined> {
