@@ -1,18 +1,23 @@
 /**
  * The SQLite store's doorbell: one Unix socket per session in a short private folder. A ring is
- * a bare connect; the recipient reads its mailbox when a connection arrives. No port is opened,
- * and the folder is 0700, so nobody but this user can ring.
+ * one byte on a connection kept open to the recipient (made at the first ring, made again when it
+ * breaks); the recipient reads its mailbox when a connection or a byte arrives. Keeping the
+ * connection saves a connect and an accept per message: at 2,000 back-to-back dms the sender
+ * spent about 145 µs per ring in connect(). No port is opened, and the folder is 0700, so nobody
+ * but this user can ring.
  *
  * Socket paths are limited to 108 bytes, so the folder is under /tmp whatever $CC_DM_HOME is,
  * named by a hash of the home so that two homes never share doorbells.
  */
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, unlinkSync } from 'node:fs';
-import { connect, createServer, type Server } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CcDmError } from '../errors.js';
 import type { Doorbell } from './doorbell.js';
+
+const RING = Buffer.from([0x21]);
 
 export function doorbellDir(home: string): string {
   const base = existsSync('/tmp') ? '/tmp' : tmpdir();
@@ -35,6 +40,10 @@ function ensurePrivateDir(dir: string): void {
 export class UnixSocketDoorbell implements Doorbell {
   private server?: Server;
   private path?: string;
+  /** Connections this session accepted (closed when it stops, or the server would wait for them). */
+  private readonly accepted = new Set<Socket>();
+  /** Connections to other sessions' doorbells, by address. */
+  private readonly links = new Map<string, Socket>();
 
   constructor(private readonly dir: string) {}
 
@@ -47,9 +56,13 @@ export class UnixSocketDoorbell implements Doorbell {
     const path = this.addressFor(sessionId);
     if (existsSync(path)) unlinkSync(path); // ours by construction: the id is fresh
     const server = createServer((sock) => {
+      this.accepted.add(sock);
+      sock.unref();
       sock.on('error', () => {});
-      sock.destroy();
-      onRing();
+      sock.on('data', () => onRing());
+      sock.on('end', () => sock.destroy());
+      sock.on('close', () => this.accepted.delete(sock));
+      onRing(); // a connection is a ring too (and the whole ring of a sender that connects and closes)
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -65,16 +78,34 @@ export class UnixSocketDoorbell implements Doorbell {
   ring(sessions: readonly { doorbell: string | null }[]): void {
     for (const s of sessions) {
       if (!s.doorbell || !s.doorbell.startsWith(this.dir)) continue;
-      const c = connect(s.doorbell);
-      // A missing or refused socket is a lost ring: the recipient's fallback poll delivers.
-      c.on('error', () => {});
-      c.on('connect', () => c.destroy());
+      let link = this.links.get(s.doorbell);
+      if (!link || link.destroyed) link = this.link(s.doorbell);
+      link.write(RING);
     }
+  }
+
+  /** Opens a connection to a doorbell. A missing, refused or broken one is a lost ring: the poll delivers. */
+  private link(path: string): Socket {
+    const c = connect(path);
+    c.unref(); // a ring never keeps the process alive
+    const drop = () => {
+      if (this.links.get(path) === c) this.links.delete(path);
+      c.destroy();
+    };
+    c.on('error', drop);
+    c.on('end', drop);
+    c.on('close', drop);
+    this.links.set(path, c);
+    return c;
   }
 
   async close(): Promise<void> {
     const server = this.server;
     this.server = undefined;
+    for (const c of this.links.values()) c.destroy();
+    this.links.clear();
+    for (const c of this.accepted) c.destroy();
+    this.accepted.clear();
     if (server) await new Promise<void>((r) => server.close(() => r()));
     if (this.path && existsSync(this.path)) {
       try { unlinkSync(this.path); } catch { /* already gone */ }
