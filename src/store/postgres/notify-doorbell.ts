@@ -1,7 +1,11 @@
 /**
- * The PostgreSQL store's doorbell: LISTEN/NOTIFY on one channel per database. A ring is a
- * NOTIFY whose payload is the recipient's session id (or name key); each server keeps one
- * dedicated connection LISTENing and reads its mailbox when a payload is its own.
+ * The PostgreSQL store's doorbell: LISTEN/NOTIFY, one channel per session (`ccdm_<session id>`,
+ * so a server hears only its own rings, not every delivery in the database). Each server keeps
+ * one dedicated connection LISTENing and reads its mailbox when it hears a ring.
+ *
+ * The store itself rings, inside the statement that writes the mail (insertMessage) or the
+ * verdict (decidePermission): PostgreSQL delivers the NOTIFY at commit. So ring() here has
+ * nothing left to do; a second NOTIFY would only cost a query and a second mailbox read.
  *
  * NOTIFY is only a latency hint (as pg-boss says): the tables are the truth and the fallback
  * poll always runs. Notifications sent while the LISTEN connection is down are lost, so after a
@@ -12,9 +16,18 @@ import type pg from 'pg';
 import type { Doorbell } from '../../wake/doorbell.js';
 import type { SessionRow } from '../types.js';
 
-export const RING_CHANNEL = 'cc_dm_ring';
+/** A session's channel. Session ids are 32 hex digits, so the name needs no quoting (37 < 63 bytes). */
+export function ringChannel(sessionId: string): string {
+  return `ccdm_${sessionId.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`;
+}
+
+/** The same name computed in SQL, from an expression holding the session id. */
+export function ringChannelSql(idExpr: string): string {
+  return `'ccdm_' || regexp_replace(lower(${idExpr}), '[^a-z0-9_]', '_', 'g')`;
+}
+
 /** What a session row records as its doorbell: rings go through the database it is in. */
-export const NOTIFY_ADDRESS = `pg:${RING_CHANNEL}`;
+export const NOTIFY_ADDRESS = 'pg:notify';
 
 const HEALTH_EVERY_MS = 30_000;
 const HEALTH_TIMEOUT_MS = 5_000;
@@ -27,23 +40,20 @@ export class NotifyDoorbell implements Doorbell {
   private reconnectTimer?: NodeJS.Timeout;
   private healthTimer?: NodeJS.Timeout;
   private backoff = BACKOFF_MIN_MS;
-  private pending = new Set<Promise<void>>();
-  private target?: { sessionId: string; nameKeyOf: () => string | null; onRing: () => void };
+  private target?: { sessionId: string; onRing: () => void };
   /** Times the LISTEN connection was re-established (the fault tests read it from the log). */
   reconnects = 0;
   onStateChange: (state: 'listening' | 'lost', detail?: string) => void = () => {};
 
-  constructor(
-    private readonly newClient: () => pg.Client,
-    private readonly notify: (sql: string, args: unknown[]) => Promise<void>,
-  ) {}
+  constructor(private readonly newClient: () => pg.Client) {}
 
   addressFor(): string {
     return NOTIFY_ADDRESS;
   }
 
-  async listen(sessionId: string, nameKeyOf: () => string | null, onRing: () => void): Promise<void> {
-    this.target = { sessionId, nameKeyOf, onRing };
+  /** The session's own channel: rings follow the session, whatever its name (renames included). */
+  async listen(sessionId: string, _nameKeyOf: () => string | null, onRing: () => void): Promise<void> {
+    this.target = { sessionId, onRing };
     try {
       await this.connect();
     } catch {
@@ -58,13 +68,11 @@ export class NotifyDoorbell implements Doorbell {
     const client = this.newClient();
     client.on('error', () => this.lost(client, 'connection error'));
     client.on('end', () => this.lost(client, 'connection ended'));
-    client.on('notification', (n) => {
-      if (n.channel !== RING_CHANNEL) return;
-      if (n.payload === t.sessionId || (n.payload && n.payload === t.nameKeyOf())) t.onRing();
-    });
+    const channel = ringChannel(t.sessionId);
+    client.on('notification', (n) => { if (n.channel === channel) t.onRing(); });
     try {
       await client.connect();
-      await client.query(`LISTEN ${RING_CHANNEL}`);
+      await client.query(`LISTEN ${channel}`);
     } catch (e) {
       client.removeAllListeners('end');
       client.on('error', () => {});
@@ -113,18 +121,10 @@ export class NotifyDoorbell implements Doorbell {
     client.query('SELECT 1').then(() => clearTimeout(timer), () => { clearTimeout(timer); this.lost(client, 'health check failed'); });
   }
 
-  ring(sessions: readonly Pick<SessionRow, 'id' | 'name_key' | 'doorbell'>[]): void {
-    const ids = sessions.filter((s) => s.doorbell === null || s.doorbell === NOTIFY_ADDRESS).map((s) => s.id);
-    if (ids.length === 0 || this.closed) return;
-    // One statement for all recipients; a failure is a lost ring (the poll delivers).
-    const p = this.notify(`SELECT pg_notify('${RING_CHANNEL}', x) FROM unnest($1::text[]) AS x`, [ids]).catch(() => {});
-    this.pending.add(p);
-    void p.finally(() => this.pending.delete(p));
-  }
+  /** The store already rang at commit (see above). */
+  ring(_sessions: readonly Pick<SessionRow, 'id' | 'name_key' | 'doorbell'>[]): void {}
 
   async close(): Promise<void> {
-    // Rings already sent are flushed first (a CLI command closes right after sending).
-    await Promise.all([...this.pending]);
     this.closed = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     if (this.healthTimer) clearInterval(this.healthTimer);
