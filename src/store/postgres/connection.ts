@@ -16,7 +16,9 @@ export const PG_TYPES: pg.CustomTypesConfig = {
 /**
  * Client settings shared by the pool and the LISTEN connection. A refused connection fails at
  * once; an unreachable host after 5 s instead of the OS's minutes. Keep-alive finds a dead peer
- * behind a NAT or a crashed machine.
+ * behind a NAT or a crashed machine. cc-dm's transactions last milliseconds: one left open for
+ * 15 s belongs to a frozen or half-dead process, and PostgreSQL ends it, so its locks (the
+ * claim lock among them) never hold everyone else up for longer.
  */
 export function clientConfig(url: string): pg.ClientConfig {
   return {
@@ -26,6 +28,7 @@ export function clientConfig(url: string): pg.ClientConfig {
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
     application_name: 'cc-dm',
+    idle_in_transaction_session_timeout: 15_000,
   };
 }
 
