@@ -13,11 +13,15 @@ const sqlite = stores().find((s) => s.kind === 'sqlite')!;
 
 /** Another process holding the write lock for `ms` (as a stuck writer would). */
 function holdLock(db: string, ms: number) {
-  const code = `const D=require(${JSON.stringify(require.resolve('better-sqlite3'))});const d=new D(${JSON.stringify(db)});` +
+  const code = `const D=require(${JSON.stringify(require.resolve('better-sqlite3'))});const d=new D(${JSON.stringify(db)},{timeout:10000});` +
     `d.exec('BEGIN EXCLUSIVE');d.prepare("INSERT INTO cc_dm_migrations VALUES (9999, 0)").run();process.stdout.write('locked\\n');` +
     `setTimeout(()=>{d.exec('ROLLBACK');d.close();process.exit(0)},${ms});`;
   const p = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise<typeof p>((resolve) => p.stdout.once('data', () => resolve(p)));
+  const released = new Promise<void>((resolve) => p.once('exit', () => resolve()));
+  return new Promise<{ released: Promise<void> }>((resolve, reject) => {
+    p.stdout.once('data', () => resolve({ released }));
+    p.once('exit', (c) => reject(new Error(`the lock holder exited (${c}) before taking the lock`)));
+  });
 }
 
 import { createRequire } from 'node:module';
@@ -42,7 +46,7 @@ describe('faults [sqlite]', () => {
     assert.equal(r.isError, false, JSON.stringify(r.body));
     assert.ok(Date.now() - t0 >= 9000, 'the send waited for the lock');
     await b.waitFor((p) => p.pushes.length === 1, 10_000, 'the dm after the lock');
-    await new Promise((res) => locker.on('exit', res));
+    await locker.released;
   });
 
   test('past the stated limit a send fails with a clear error and nothing is half-written', async () => {
@@ -53,7 +57,7 @@ describe('faults [sqlite]', () => {
     assert.equal(r.isError, true);
     assert.equal(r.body.code, 'E_STORE_BUSY');
     assert.match(r.body.error, /stayed locked for more than 1 s.*nothing was written/);
-    await new Promise((res) => locker.on('exit', res));
+    await locker.released;
     const search = w.cli(['search', 'must', 'not', 'exist', '--json']);
     assert.deepEqual(search.json, []);
     assert.equal((await a.call('dm', { to: 'limit-b', content: 'after' })).isError, false, 'works again once the lock is gone');
