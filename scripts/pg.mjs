@@ -9,7 +9,7 @@
 // credentials never reach logs, errors or stderr.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,8 +37,13 @@ function serverUser() {
 /** Runs a PostgreSQL binary, as the server user when we are root. */
 function pgRun(bin, args, { user } = {}) {
   const argv = user ? ['runuser', ['-u', RUN_AS, '--', bin, ...args]] : [bin, args];
-  const r = spawnSync(argv[0], argv[1], { encoding: 'utf8', cwd: tmpdir() });
+  const r = spawnSync(argv[0], argv[1], { encoding: 'utf8', cwd: baseDir() });
   return { status: r.status ?? 1, out: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}` };
+}
+
+/** Where the data folder goes: as root, a folder the postgres user can reach (not root's $TMPDIR). */
+function baseDir() {
+  return isRoot() && existsSync('/tmp') ? '/tmp' : tmpdir();
 }
 
 async function freePort() {
@@ -67,7 +72,7 @@ export async function startPostgres({ fsync = false } = {}) {
   const initdb = need('initdb');
   const pgCtl = need('pg_ctl');
   const user = serverUser();
-  const dir = mkdtempSync(join(tmpdir(), 'ccdm-pg-'));
+  const dir = mkdtempSync(join(baseDir(), 'ccdm-pg-'));
   const data = join(dir, 'data');
   const log = join(dir, 'server.log');
   const password = randomBytes(18).toString('base64url');
