@@ -2,6 +2,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stores } from '../support/stores.js';
@@ -52,6 +53,19 @@ describe('cli usage and exit codes', () => {
     assert.match(cfg.stderr, /CC_DM_PUSH/);
     const both = w.cli(['who'], { CC_DM_DM_ALLOWLIST: 'a', CC_DM_DM_BLOCKLIST: 'b' });
     assert.equal(both.code, 2);
+  });
+
+  test('console on a port in use exits 2 and names the port', async () => {
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
+    const port = (busy.address() as AddressInfo).port;
+    try {
+      const r = w.cli(['console', '--no-open', '--port', String(port)]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, new RegExp(`port ${port} is in use`));
+    } finally {
+      busy.close();
+    }
   });
 
   test('not found exits 4', async () => {
