@@ -66,10 +66,24 @@ export class Cluster {
     return new Cluster(f.home, { ...f.env, ...mode.env }, nodeArgs, f.cleanup);
   }
 
+  /** Start failures (each retried once), with what the server's log said: reported, never hidden. */
+  readonly startFailures: string[] = [];
+
   async start(name: string, env: Record<string, string> = {}): Promise<Peer> {
-    const p = await Peer.start({ home: this.home, name, env: { ...this.env, ...env }, nodeArgs: this.nodeArgs });
-    this.peers.push(p);
-    return p;
+    const log = join(this.home, `${name}.log`);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const p = await Peer.start({ home: this.home, name, env: { CC_DM_LOG_FILE: log, ...this.env, ...env }, nodeArgs: this.nodeArgs });
+        this.peers.push(p);
+        return p;
+      } catch (e) {
+        let tail = '';
+        try { tail = readFileSync(log, 'utf8').trim().split('\n').slice(-2).join(' / '); } catch { /* no log */ }
+        const what = `server "${name}" did not start: ${(e as Error).message}${tail ? ` (its log: ${tail})` : ''}`;
+        this.startFailures.push(what);
+        if (attempt === 2) throw new Error(what);
+      }
+    }
   }
 
   async close(): Promise<void> {

@@ -8,10 +8,13 @@ import type { Peer } from '../src/channel/peer.js';
 import type { Cluster } from './harness.js';
 import { send } from './harness.js';
 import { fig, eq, ge, le, type Figure } from './report.js';
+import { clockTicks, cpuTicks } from './proc.js';
 
 export interface LoadOptions {
   senders: number;
   perSender: number;
+  /** Calls each sender keeps in flight. */
+  window: number;
   deadlineMs: number;
 }
 
@@ -23,14 +26,21 @@ interface Outcome {
   lastAccepted: number;
 }
 
-async function sendAll(senders: Peer[], to: string, perSender: number, tag: string): Promise<Outcome> {
+/** Each sender keeps `window` calls in flight (1: the next call leaves when the previous returned). */
+async function sendAll(senders: Peer[], to: string, perSender: number, tag: string, window: number): Promise<Outcome> {
   const out: Outcome = { errors: 0, ids: senders.map(() => []), start: performance.now(), lastAccepted: 0 };
   await Promise.all(senders.map(async (s, si) => {
-    for (let i = 0; i < perSender; i++) {
-      const r = await send(s, 'dm', { to, content: `${tag} ${si} ${i}` });
-      if (r.id) out.ids[si]!.push(r.id);
-      else { out.errors++; out.firstError ??= r.error; }
-    }
+    const ids: (string | undefined)[] = new Array(perSender);
+    let next = 0;
+    await Promise.all(Array.from({ length: Math.min(window, perSender) }, async () => {
+      while (next < perSender) {
+        const i = next++;
+        const r = await send(s, 'dm', { to, content: `${tag} ${si} ${i}` });
+        if (r.id) ids[i] = r.id;
+        else { out.errors++; out.firstError ??= r.error; }
+      }
+    }));
+    out.ids[si] = ids.filter((id): id is string => !!id);
     out.lastAccepted = Math.max(out.lastAccepted, performance.now());
   }));
   return out;
@@ -78,16 +88,27 @@ async function run(c: Cluster, label: string, prefix: string, o: LoadOptions, ra
   const r = await c.start(rname);
   const senders: Peer[] = [];
   for (const n of names) senders.push(await c.start(n));
-  const outcome = await sendAll(senders, rname, o.perSender, prefix);
+  const cpu0 = { senders: senders.reduce((t, s) => t + cpuTicks(s.pid!), 0), recipient: cpuTicks(r.pid!), clients: process.cpuUsage() };
+  const outcome = await sendAll(senders, rname, o.perSender, prefix, o.window);
   const total = outcome.ids.flat().length;
   await r.waitFor((p) => p.pushes.length >= total, o.deadlineMs, `${total} dms`).catch(() => {});
-  return check(label, r, names, outcome, rateTarget, tailTarget);
+  // Where the time goes: CPU per message of the sending servers, the receiving server, and the
+  // MCP clients standing in for Claude Code (this process).
+  const us = (ticks: number) => Math.round((ticks / clockTicks()) * 1e6 / Math.max(1, total));
+  const clients = process.cpuUsage(cpu0.clients);
+  return [
+    ...check(label, r, names, outcome, rateTarget, tailTarget),
+    fig(label, 'CPU per dm: sending server(s)', us(senders.reduce((t, s) => t + cpuTicks(s.pid!), 0) - cpu0.senders), 'µs'),
+    fig(label, 'CPU per dm: receiving server', us(cpuTicks(r.pid!) - cpu0.recipient), 'µs'),
+    fig(label, 'CPU per dm: MCP clients (bench)', Math.round((clients.user + clients.system) / Math.max(1, total)), 'µs'),
+  ];
 }
 
 export function backToBack(c: Cluster, o: Omit<LoadOptions, 'senders'>): Promise<Figure[]> {
-  return run(c, `${o.perSender} back-to-back dms`, 'b2b', { ...o, senders: 1 }, 3000, 50);
+  const how = o.window === 1 ? 'one call at a time' : `${o.window} calls in flight`;
+  return run(c, `${o.perSender} back-to-back dms (${how})`, o.window === 1 ? 'b2b' : 'b2bw', { ...o, senders: 1 }, 3000, 50);
 }
 
-export function fanIn(c: Cluster, o: LoadOptions): Promise<Figure[]> {
-  return run(c, `fan-in ${o.senders}x${o.perSender}`, 'fan', o);
+export function fanIn(c: Cluster, o: Omit<LoadOptions, 'window'>): Promise<Figure[]> {
+  return run(c, `fan-in ${o.senders}x${o.perSender}`, 'fan', { ...o, window: 1 });
 }

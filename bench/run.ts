@@ -3,18 +3,18 @@
  * and off (poll only) in one run. Real channel servers over stdio, as Claude Code starts them.
  *
  *   npm run bench -- [--only dm,broadcast,b2b,fanin,idle,crash,offline] [--mode both|wake|poll]
- *     [--samples 200] [--broadcasts 100] [--recipients 15] [--messages 2000] [--senders 8]
- *     [--per-sender 250] [--sessions 20] [--idle-seconds 30] [--crash-messages 300]
+ *     [--samples 200] [--broadcasts 100] [--recipients 15] [--messages 2000] [--window 16] [--senders 8]
+ *     [--per-sender 250] [--sessions 20] [--idle-seconds 30] [--settle-seconds 15] [--crash-messages 300]
  *     [--down-seconds 5] [--poll-only-ms 500] [--store sqlite|postgres] [--node-args "..."] [--json]
  */
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Cluster, modes, pluginNodeArgs, storeFixture, type Mode } from './harness.js';
 import { broadcastLatency, dmLatency } from './latency.js';
 import { backToBack, fanIn } from './load.js';
 import { idle } from './idle.js';
 import { crash, offline } from './faults.js';
-import { table, type Figure } from './report.js';
+import { eq, fig, table, type Figure } from './report.js';
 
 const { values: v } = parseArgs({
   options: {
@@ -24,10 +24,12 @@ const { values: v } = parseArgs({
     broadcasts: { type: 'string', default: '100' },
     recipients: { type: 'string', default: '15' },
     messages: { type: 'string', default: '2000' },
+    window: { type: 'string', default: '16' },
     senders: { type: 'string', default: '8' },
     'per-sender': { type: 'string', default: '250' },
     sessions: { type: 'string', default: '20' },
     'idle-seconds': { type: 'string', default: '30' },
+    'settle-seconds': { type: 'string', default: '15' },
     'crash-messages': { type: 'string', default: '300' },
     'down-seconds': { type: 'string', default: '5' },
     'poll-only-ms': { type: 'string', default: '500' },
@@ -38,7 +40,7 @@ const { values: v } = parseArgs({
   },
 });
 
-const SCENARIOS = ['dm', 'broadcast', 'b2b', 'fanin', 'idle', 'crash', 'offline'] as const;
+const SCENARIOS = ['dm', 'broadcast', 'b2b', 'b2b-window', 'fanin', 'idle', 'crash', 'offline'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 function int(name: keyof typeof v, min: number): number {
@@ -49,7 +51,7 @@ function int(name: keyof typeof v, min: number): number {
 
 function usage(error?: string): never {
   const text = `usage: npm run bench -- [--only ${SCENARIOS.join(',')}] [--mode both|wake|poll] [--samples N] [--broadcasts N]
-  [--recipients N] [--messages N] [--senders N] [--per-sender N] [--sessions N] [--idle-seconds N] [--crash-messages N]
+  [--recipients N] [--messages N] [--window N] [--senders N] [--per-sender N] [--sessions N] [--idle-seconds N] [--settle-seconds N] [--crash-messages N]
   [--down-seconds N] [--poll-only-ms N] [--store sqlite|postgres] [--node-args "<node flags>"] [--json]`;
   process.stderr.write(`${error ? `bench: ${error}\n` : ''}${text}\n`);
   process.exit(error ? 2 : 0);
@@ -72,9 +74,10 @@ async function scenario(name: Scenario, c: Cluster, mode: Mode): Promise<Figure[
   switch (name) {
     case 'dm': return dmLatency(c, lat);
     case 'broadcast': return broadcastLatency(c, { ...lat, recipients: int('recipients', 1), broadcasts: int('broadcasts', 1) });
-    case 'b2b': return backToBack(c, { perSender: int('messages', 1), deadlineMs: deadlineMs + 30_000 });
+    case 'b2b': return backToBack(c, { perSender: int('messages', 1), window: 1, deadlineMs: deadlineMs + 30_000 });
+    case 'b2b-window': return backToBack(c, { perSender: int('messages', 1), window: int('window', 1), deadlineMs: deadlineMs + 30_000 });
     case 'fanin': return fanIn(c, { senders: int('senders', 1), perSender: int('per-sender', 1), deadlineMs: deadlineMs + 30_000 });
-    case 'idle': return idle(c, { sessions: int('sessions', 1), idleSeconds: int('idle-seconds', 1), settleMs: 3000 });
+    case 'idle': return idle(c, { sessions: int('sessions', 1), idleSeconds: int('idle-seconds', 1), settleMs: int('settle-seconds', 0) * 1000 });
     case 'crash': return crash(c, { messages: int('crash-messages', 3), sizeBytes: 2048, deadlineMs: deadlineMs + 30_000 });
     case 'offline': return offline(c, { messages: 5, downSeconds: int('down-seconds', 0), deadlineMs });
   }
@@ -83,6 +86,7 @@ async function scenario(name: Scenario, c: Cluster, mode: Mode): Promise<Figure[
 const { fixture, stop } = await storeFixture(v.store as 'sqlite' | 'postgres');
 const results: Record<string, Figure[]> = {};
 const started = Date.now();
+const loadBefore = loadavg()[0]!;
 try {
   for (const mode of modes(v.mode!, pollOnlyMs)) {
     results[mode.name] = [];
@@ -96,6 +100,9 @@ try {
       } finally {
         await c.close();
       }
+      if (c.startFailures.length) {
+        results[mode.name]!.push({ ...fig(name, 'server start failures (retried once)', c.startFailures.length, '', eq(0)), note: c.startFailures.join('; ') });
+      }
       log(`  ${mode.name.padEnd(9)} ${name.padEnd(9)} ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     }
   }
@@ -103,13 +110,15 @@ try {
   await stop();
 }
 
-const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? '?', node: process.version, platform: `${process.platform} ${process.arch}` };
+// Other work on the machine skews every figure: the 1-minute load average is printed with them.
+const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? '?', node: process.version, platform: `${process.platform} ${process.arch}`, load_before: loadBefore, load_after: loadavg()[0]! };
 const setup = { store: v.store, node_args: nodeArgs, poll_only_ms: pollOnlyMs, wake_poll_ms: 'default (CC_DM_POLL_MS unset)' };
 const failed = (results['wake'] ?? []).filter((f) => f.pass === false);
 if (v.json) {
   process.stdout.write(`${JSON.stringify({ machine, setup, seconds: (Date.now() - started) / 1000, results }, null, 2)}\n`);
 } else {
-  console.log(`\ncc-dm bench: ${machine.cpus} CPU(s) ${machine.cpu}, Node ${machine.node}, store ${v.store}, node flags: ${nodeArgs.join(' ') || '(none)'}`);
+  console.log(`\ncc-dm bench: ${machine.cpus} CPU(s) ${machine.cpu}, Node ${machine.node}, load average ${loadBefore.toFixed(1)} before, ${machine.load_after.toFixed(1)} after`);
+  console.log(`store ${v.store}; server launched as the plugin does: node ${nodeArgs.join(' ') || '(no flags)'} bin/cc-dm.js serve`);
   console.log(`poll-only: CC_DM_WAKE=0 CC_DM_POLL_MS=${pollOnlyMs}; targets apply to the wake path (✓ met, ✗ missed)\n`);
   console.log(table(results));
   const notes = Object.values(results).flat().filter((f) => f.note && (f.pass === false || f.metric === 'failed'));
