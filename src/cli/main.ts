@@ -248,6 +248,8 @@ async function readStdin(): Promise<string> {
 }
 
 export async function run(argv: string[]): Promise<void> {
+  // `cc-dm tail -f | head`: a reader that went away ends the command quietly, as in other tools.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(0); throw e; });
   try {
     await buildProgram().parseAsync(argv);
   } catch (e) {

@@ -206,12 +206,18 @@ export function consoleClient(): void {
     ul.replaceChildren(...list.map((a) => {
       const note = el('div', { class: 'note' });
       const answer = async (behavior: 'allow' | 'deny') => {
+        const buttons = [...li.querySelectorAll('button')] as HTMLButtonElement[];
+        buttons.forEach((b) => { b.disabled = true; });
         try {
           await api(`/api/approvals/${encodeURIComponent(a.request_id)}`, { behavior, from: a.requester });
           note.textContent = behavior === 'allow' ? 'approved' : 'denied';
-        } catch (e) { note.textContent = (e as Error).message; note.className = 'note error'; }
+        } catch (e) {
+          note.textContent = (e as Error).message;
+          note.className = 'note error';
+          buttons.forEach((b) => { b.disabled = false; });
+        }
       };
-      return el('li', { class: 'approval', 'data-request': a.request_id, 'data-requester': a.requester },
+      const li = el('li', { class: 'approval', 'data-request': a.request_id, 'data-requester': a.requester },
         el('div', { class: 'line' }, el('span', { class: 'name' }, a.requester), ' asks to run ', el('code', {}, a.tool_name),
           el('span', { class: 'tag' }, a.request_id)),
         a.description && el('div', { class: 'desc' }, a.description),
@@ -221,6 +227,7 @@ export function consoleClient(): void {
           button('Approve', 'approve', () => void answer('allow'), { 'data-action': 'approve' }),
           button('Deny', 'deny', () => void answer('deny'), { 'data-action': 'deny' })),
         note);
+      return li;
     }));
     if (list.length === 0) ul.append(el('li', { class: 'empty' }, 'Nothing waits for an answer.'));
   }

@@ -1,8 +1,8 @@
 /**
  * The live stream (Server-Sent Events) behind the page. The store is the truth and has no change
  * feed common to both backends, so each stream follows it by polling: new messages every 200 ms
- * (one indexed `seq > ?` query; a local SQLite read takes well under a millisecond), delivery
- * states of recent messages still queued, the roster and the pending approvals every second.
+ * (one indexed `seq > ?` query; a local SQLite read takes well under a millisecond) and pending
+ * approvals likewise; delivery states of recent messages still queued and the roster every second.
  * The browser's EventSource reconnects by itself and sends Last-Event-ID (the last seq it got),
  * so a reconnect resumes without a gap or a duplicate.
  */
@@ -12,7 +12,7 @@ import { errorText } from '../log.js';
 import { approvalView, deliverySignature, messageView, roster } from './views.js';
 
 const TICK_MS = 200;
-const SLOW_EVERY = 5; // roster, approvals and delivery updates: every 5 ticks (1 s)
+const SLOW_EVERY = 5; // roster and delivery updates: every 5 ticks (1 s)
 const PING_EVERY = 75; // a comment every 15 s keeps proxies and idle timers from closing the stream
 /** Delivery updates are followed for messages at most this many seqs behind the newest. */
 const TRACK_WINDOW = 500;
@@ -56,9 +56,10 @@ export async function follow(bus: Bus, stream: SSEStreamingApi, after: number): 
         }
         const r = JSON.stringify(await roster(bus));
         if (r !== rosterJson) { rosterJson = r; await stream.writeSSE({ event: 'roster', data: r }); }
-        const a = JSON.stringify((await bus.store.listPermissions(true)).map(approvalView));
-        if (a !== approvalsJson) { approvalsJson = a; await stream.writeSSE({ event: 'approvals', data: a }); }
       }
+      // A permission dialog blocks a session until answered: pending requests every tick.
+      const a = JSON.stringify((await bus.store.listPermissions(true)).map(approvalView));
+      if (a !== approvalsJson) { approvalsJson = a; await stream.writeSSE({ event: 'approvals', data: a }); }
       if (tick % PING_EVERY === PING_EVERY - 1) await stream.write(': ping\n\n');
     } catch (e) {
       if (closed) break;
