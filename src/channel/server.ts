@@ -84,44 +84,44 @@ export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void>
   /** What the client said in its handshake, applied when the session starts after it. */
   let handshake: { canPush: boolean; client: string | null } | undefined;
 
-  /** Claims this session's name on an open store; a refusal ends the process as before. */
-  const begin = async (store: Store): Promise<Session> => {
-    const bus = new Bus(store, cfg, openDoorbell(cfg, store));
-    let started: Session;
-    try {
-      started = await Session.start(bus, target, { cwd: process.cwd(), canPush: pushAtStart, client: null });
-    } catch (e) {
-      log.error(errorText(e));
-      process.stderr.write(`cc-dm: ${errorText(e)}\n`);
-      await store.close();
-      process.exit(isCcDmError(e) && e.code === 'E_CONFIG' ? 2 : 1);
-    }
-    session = started;
-    started.onError = (e) => log.warn(`delivery: ${errorText(e)}`);
-    started.onOrphaned = () => void shutdown('parent process gone');
-    if (started.row.wanted_name) log.warn(`the name "${started.row.wanted_name}" is held by a live session; running as "${started.name}"`);
-    if (store.kind === 'sqlite' && cfg.wake) {
-      const open = new Set((await bus.liveSessions()).map((x) => x.doorbell).filter((d): d is string => !!d));
-      UnixSocketDoorbell.cleanStale(doorbellDir(cfg.home), open);
-    }
-    return started;
+  const isDown = (e: unknown) => isCcDmError(e) && e.code === 'E_STORE_DOWN';
+  const fatal = async (e: unknown, store?: Store): Promise<never> => {
+    log.error(errorText(e));
+    process.stderr.write(`cc-dm: ${errorText(e)}\n`);
+    await store?.close();
+    process.exit(isCcDmError(e) && e.code === 'E_CONFIG' ? 2 : 1);
   };
 
   // PostgreSQL down at start: the server still answers Claude Code (tools say E_STORE_DOWN) and
   // keeps trying with backoff, instead of exiting (Claude Code would show it failed, and a
-  // supervisor would restart it in a loop). Any other store error is final.
+  // supervisor would restart it in a loop). Any other error (refused name, bad login, newer
+  // schema) is final, as before.
   let storeDown: { since: number; error: string } | undefined;
-  const firstStore = await openStore(cfg).catch((e) => {
-    if (isCcDmError(e) && e.code === 'E_STORE_DOWN') {
-      storeDown = { since: Date.now(), error: errorText(e) };
-      log.error(`${storeDown.error} Serving anyway: tools answer E_STORE_DOWN until it is reachable; retrying with backoff.`);
+  /** Opens the store and claims this session's name; undefined while the store is unreachable. */
+  const tryStart = async (): Promise<Session | undefined> => {
+    let store: Store | undefined;
+    try {
+      store = await openStore(cfg);
+      const started = await Session.start(new Bus(store, cfg, openDoorbell(cfg, store)), target, { cwd: process.cwd(), canPush: pushAtStart, client: null });
+      session = started;
+      started.onError = (e) => log.warn(`delivery: ${errorText(e)}`);
+      started.onOrphaned = () => void shutdown('parent process gone');
+      if (started.row.wanted_name) log.warn(`the name "${started.row.wanted_name}" is held by a live session; running as "${started.name}"`);
+      if (store.kind === 'sqlite' && cfg.wake) {
+        const open = new Set((await started.bus.liveSessions()).map((x) => x.doorbell).filter((d): d is string => !!d));
+        UnixSocketDoorbell.cleanStale(doorbellDir(cfg.home), open);
+      }
+      return started;
+    } catch (e) {
+      if (!isDown(e)) return fatal(e, store);
+      await store?.close();
+      storeDown = { since: storeDown?.since ?? Date.now(), error: errorText(e) };
       return undefined;
     }
-    log.error(errorText(e));
-    process.stderr.write(`cc-dm: ${errorText(e)}\n`);
-    process.exit(1);
-  });
-  let s: Session | undefined = firstStore ? await begin(firstStore) : undefined;
+  };
+
+  let s = await tryStart();
+  if (!s) log.error(`${storeDown!.error} Serving anyway: tools answer E_STORE_DOWN until it is reachable; retrying with backoff.`);
   const current = (): Session => {
     if (s) return s;
     throw new CcDmError('E_STORE_DOWN', `cc-dm cannot work yet: its store was unreachable when this session started (${storeDown?.error ?? 'unknown error'}). It retries in the background; nothing was sent. Try again in a little while.`);
@@ -191,20 +191,13 @@ export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void>
   for (let wait = 1_000; !s && !shuttingDown; wait = Math.min(wait * 2, 30_000)) {
     await new Promise((r) => setTimeout(r, wait * (0.75 + Math.random() / 2)));
     if (shuttingDown) return;
-    const store = await openStore(cfg).catch((e) => {
-      if (isCcDmError(e) && e.code === 'E_STORE_DOWN') {
-        storeDown = { since: storeDown?.since ?? Date.now(), error: errorText(e) };
-        log.warn(`store still unreachable, next try in about ${Math.round(Math.min(wait * 2, 30_000) / 1000)} s: ${storeDown.error}`);
-        return undefined;
-      }
-      log.error(errorText(e));
-      process.stderr.write(`cc-dm: ${errorText(e)}\n`);
-      process.exit(1);
-    });
-    if (!store) continue;
-    s = await begin(store);
+    s = await tryStart();
+    if (!s) {
+      log.warn(`store still unreachable, next try in about ${Math.round(Math.min(wait * 2, 30_000) / 1000)} s: ${storeDown!.error}`);
+      continue;
+    }
     if (handshake) await s.setCanPush(handshake.canPush, handshake.client).catch((e) => log.warn(errorText(e)));
-    log.info(`store reachable after ${Math.round((Date.now() - storeDown!.since) / 1000)} s: ready as "${s.name}" (${store.kind} ${store.where})`);
+    log.info(`store reachable after ${Math.round((Date.now() - storeDown!.since) / 1000)} s: ready as "${s.name}" (${s.bus.store.kind} ${s.bus.store.where})`);
     if (cfg.sessionName && s.name !== cfg.sessionName) log.warn(`the instructions named this session "${cfg.sessionName}", but it runs as "${s.name}"`);
   }
 }
