@@ -91,6 +91,9 @@ export function translate(where: string, e: unknown): Error {
   if (code === '28P01' || code === '28000') {
     return new CcDmError('E_CONFIG', `PostgreSQL at ${where} refused the login (${code === '28P01' ? 'wrong password or user' : 'no access for this user'}): check the user and password in CC_DM_DATABASE_URL.`);
   }
+  if (code === '22021' || code === '22P05') {
+    return new CcDmError('E_INVALID', 'the text holds a character PostgreSQL cannot store (a NUL, \\u0000): remove it and send again.');
+  }
   if (code === '3D000') return new CcDmError('E_CONFIG', `the database in CC_DM_DATABASE_URL does not exist on ${where}: create it (createdb) or fix the URL.`);
   if (code === '42501') return new CcDmError('E_CONFIG', `PostgreSQL at ${where} denied a permission cc-dm needs (${scrub((e as Error).message)}). The user must be able to create the schema cc_dm once, or own it.`);
   const err = new Error(`PostgreSQL error at ${where}: ${scrub((e as Error)?.message ?? String(e))}${code ? ` [${code}]` : ''}`);

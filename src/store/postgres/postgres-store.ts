@@ -286,7 +286,7 @@ export class PostgresStore implements Store {
   }
 
   listNames(): Promise<NameRow[]> {
-    return this.read(async (c) => (await c.query('SELECT * FROM cc_dm.names ORDER BY key')).rows);
+    return this.read(async (c) => (await c.query('SELECT * FROM cc_dm.names ORDER BY key COLLATE "C"')).rows);
   }
 
   async reserveName(display: string, key: string, reserved: boolean): Promise<void> {
@@ -353,7 +353,7 @@ export class PostgresStore implements Store {
   private async deliveriesOf(c: Q, seqs: number[]): Promise<Map<number, DeliveryRow[]>> {
     const out = new Map<number, DeliveryRow[]>();
     if (seqs.length === 0) return out;
-    const rows = (await c.query(`SELECT ${DEL_COLS} FROM cc_dm.deliveries d WHERE d.message_seq = ANY($1::bigint[]) ORDER BY d.recipient_key`, [seqs])).rows as DeliveryRow[];
+    const rows = (await c.query(`SELECT ${DEL_COLS} FROM cc_dm.deliveries d WHERE d.message_seq = ANY($1::bigint[]) ORDER BY d.recipient_key COLLATE "C"`, [seqs])).rows as DeliveryRow[];
     for (const r of rows) {
       const list = out.get(r.message_seq) ?? [];
       list.push(r);
