@@ -101,7 +101,11 @@ export function buildProgram(): Command {
         }
       }
       if (o.json) return printJson(result);
-      console.log(c.green('sent'), JSON.stringify(result));
+      if ('permission_answered' in result) return console.log(`${c.green('answered')} ${result.note}`);
+      const to = 'recipients' in result ? `${result.recipients.length} session(s): ${result.recipients.map((r) => r.name).join(', ')}`
+        : `${result.to}${result.recipient_online ? '' : ' (not running: queued in its mailbox)'}`;
+      console.log(`${c.green('sent')} ${result.message_id} to ${to}`);
+      if (result.note) console.log(c.dim(result.note));
     }));
 
   program.command('reserve').description('keep a name from being taken with register (e.g. an approver not running yet)')
