@@ -211,12 +211,24 @@ export class Session {
 
   dm(args: DmArgs) {
     this.rate.take();
-    return this.bus.dm(this.sender(), args);
+    return this.inOrder(() => this.bus.dm(this.sender(), args));
   }
 
   broadcast(args: BroadcastArgs) {
     this.rate.take();
-    return this.bus.broadcast(this.sender(), args);
+    return this.inOrder(() => this.bus.broadcast(this.sender(), args));
+  }
+
+  /**
+   * Sends are accepted one at a time, in the order the calls arrived, so calls a client makes in
+   * parallel keep their order too (on PostgreSQL, concurrent inserts on pooled connections
+   * committed out of order: 79 of 300 pipelined dms in the benchmark).
+   */
+  private sends: Promise<unknown> = Promise.resolve();
+  private inOrder<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.sends.then(fn);
+    this.sends = run.catch(() => {});
+    return run;
   }
 
   async who(): Promise<Record<string, unknown>> {
