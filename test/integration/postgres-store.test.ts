@@ -11,6 +11,7 @@ import { Peer } from '../../src/channel/peer.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { PG_MIGRATIONS } from '../../src/store/postgres/migrations.js';
 import { claimRules } from '../../src/bus/claim.js';
+import { describeUrl, translate } from '../../src/store/postgres/connection.js';
 import type { NewSession } from '../../src/store/types.js';
 import { freshDatabase, sharedOrOwnServer, tempHome } from './postgres-support.js';
 
@@ -136,5 +137,18 @@ describe('postgres: store', () => {
     } finally {
       await s.close();
     }
+  });
+
+  test('where the store is, and its errors, never carry credentials', () => {
+    assert.equal(describeUrl('postgres://bob:s3cret@db.example:6543/team?sslmode=require'), 'postgres://db.example:6543/team');
+    assert.equal(describeUrl('postgresql://db.example/team?user=bob&password=s3cret'), 'postgres://db.example/team');
+    assert.equal(describeUrl('postgres:///team?host=/var/run/postgresql&password=s3cret'), 'postgres:///var/run/postgresql/team');
+    assert.ok(!describeUrl('postgres://bob:s3cret@[not a url').includes('s3cret'));
+    const where = describeUrl('postgres://bob:s3cret@db:5432/x');
+    const login = translate(where, Object.assign(new Error('password authentication failed for user "bob"'), { code: '28P01' })) as any;
+    assert.equal(login.code, 'E_CONFIG');
+    assert.match(login.message, /refused the login/);
+    const echoed = translate(where, new Error('could not connect to postgres://bob:s3cret@db:5432/x'));
+    assert.ok(!echoed.message.includes('s3cret'), echoed.message);
   });
 });

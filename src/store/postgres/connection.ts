@@ -37,7 +37,8 @@ export function describeUrl(url: string): string {
   try {
     const u = new URL(url);
     const db = decodeURIComponent(u.pathname.replace(/^\//, '')) || '(default database)';
-    return `postgres://${u.hostname || 'localhost'}${u.port ? `:${u.port}` : ''}/${db}`;
+    const host = u.hostname || u.searchParams.get('host') || 'localhost';
+    return `postgres://${host}${u.port ? `:${u.port}` : ''}/${db}`;
   } catch {
     return 'postgres://(unparsable URL)';
   }
