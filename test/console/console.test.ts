@@ -9,7 +9,7 @@ import type { Browser, Page } from 'playwright-core';
 import { stores } from '../support/stores.js';
 import { World, until } from '../support/world.js';
 import type { Peer } from '../../src/channel/peer.js';
-import { ARTIFACTS, ROOT, launchBrowser, raw, startConsole, type ConsoleProcess } from './harness.js';
+import { ARTIFACTS, ROOT, launchBrowser, raw, readEvents, startConsole, type ConsoleProcess } from './harness.js';
 
 const T = 15_000;
 const HOSTILE = [
@@ -190,6 +190,24 @@ for (const fx of stores()) {
       await page.locator('#roster li[data-name="carol"] .tag.pending').waitFor({ timeout: T });
       await feedItem(r.body.message_id).locator('.state.queued').waitFor({ timeout: T });
       await page.screenshot({ path: join(ARTIFACTS, 'roster-offline.png') });
+    });
+
+    test('the event stream resumes after Last-Event-ID: no gap, no duplicate', async () => {
+      const all = JSON.parse((await raw(con.port, '/api/history?limit=1000', { 'x-cc-dm-token': con.token })).body) as { seq: number; id: string }[];
+      assert.ok(all.length >= 3);
+      const cut = all[all.length - 3]!.seq;
+      const tok = { 'x-cc-dm-token': con.token };
+      const events = await readEvents(con.port, { ...tok, 'last-event-id': String(cut) },
+        (ev) => ev.filter((e) => e.event === 'message').length >= 2 && ev.some((e) => e.event === 'roster') && ev.some((e) => e.event === 'approvals'));
+      const msgs = events.filter((e) => e.event === 'message').map((e) => JSON.parse(e.data));
+      assert.deepEqual(msgs.map((m) => m.id), all.slice(-2).map((m) => m.id), 'exactly the messages after the cut');
+      assert.deepEqual(events.filter((e) => e.event === 'message').map((e) => Number(e.id)), all.slice(-2).map((m) => m.seq), 'each carries its seq as id');
+      // A new message arrives on a stream already open.
+      const fresh = readEvents(con.port, { ...tok, 'last-event-id': String(all.at(-1)!.seq) }, (ev) => ev.some((e) => e.event === 'message'));
+      const r = await alice.call('dm', { to: 'bob', content: 'over the stream' });
+      const got = (await fresh).filter((e) => e.event === 'message').map((e) => JSON.parse(e.data));
+      assert.deepEqual(got.map((m) => m.id), [r.body.message_id]);
+      assert.equal(got[0].content, 'over the stream');
     });
 
     test('requests without the token are refused, the live stream included', async () => {

@@ -72,3 +72,38 @@ export function raw(port: number, path: string, headers: Record<string, string> 
     req.end();
   });
 }
+
+export interface SseEvent { event: string; id?: string; data: string }
+
+/** Reads the event stream until `done` holds over what arrived (bounded), then hangs up. */
+export function readEvents(port: number, headers: Record<string, string>, done: (events: SseEvent[]) => boolean, ms = 10_000): Promise<SseEvent[]> {
+  return new Promise((resolve, reject) => {
+    const events: SseEvent[] = [];
+    const req = request({ host: '127.0.0.1', port, path: '/api/events', headers: { host: `127.0.0.1:${port}`, ...headers } }, (res) => {
+      if (res.statusCode !== 200) { req.destroy(); return reject(new Error(`event stream answered ${res.statusCode}`)); }
+      let buf = '';
+      res.on('data', (d) => {
+        buf += String(d);
+        let i;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          const e: SseEvent = { event: 'message', data: '' };
+          for (const line of block.split('\n')) {
+            const [k, ...rest] = line.split(':');
+            const v = rest.join(':').replace(/^ /, '');
+            if (k === 'event') e.event = v;
+            else if (k === 'id') e.id = v;
+            else if (k === 'data') e.data += v;
+          }
+          if (block.startsWith(':')) continue; // a comment (keep-alive)
+          events.push(e);
+        }
+        if (done(events)) { clearTimeout(timer); req.destroy(); resolve(events); }
+      });
+    });
+    const timer = setTimeout(() => { req.destroy(); reject(new Error(`the event stream did not deliver what was awaited within ${ms} ms; got ${events.map((e) => e.event).join(', ')}`)); }, ms);
+    req.on('error', (e) => { if (!req.destroyed) reject(e); });
+    req.end();
+  });
+}
