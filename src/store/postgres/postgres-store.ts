@@ -144,6 +144,16 @@ export class PostgresStore implements Store {
 
   private async migrate(): Promise<void> {
     const latest = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]!.version;
+    const newer = (v: number) => new CcDmError('E_STORE_VERSION', `the database ${this.where} has schema version ${v}, newer than this cc-dm knows (${latest}). Upgrade cc-dm; this version will not write to it.`);
+    // The usual case, a database already current, costs one query instead of a locked transaction.
+    try {
+      const v = (await this.pool.query(`SELECT coalesce(max(version), 0) AS v FROM ${PG_SCHEMA}.cc_dm_migrations`)).rows[0].v as number;
+      if (v > latest) throw newer(v);
+      if (v === latest) return;
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code !== '42P01' && code !== '3F000') throw e; // anything but "no such table / schema yet"
+    }
     // One attempt: a server that is down at start is the caller's to retry (with its own backoff).
     const client = await this.pool.connect();
     const onError = () => {};
@@ -156,9 +166,7 @@ export class PostgresStore implements Store {
       if (has.rowCount === 0) await client.query(`CREATE SCHEMA ${PG_SCHEMA}`);
       await client.query(`CREATE TABLE IF NOT EXISTS ${PG_SCHEMA}.cc_dm_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`);
       const current = (await client.query(`SELECT coalesce(max(version), 0) AS v FROM ${PG_SCHEMA}.cc_dm_migrations`)).rows[0].v as number;
-      if (current > latest) {
-        throw new CcDmError('E_STORE_VERSION', `the database ${this.where} has schema version ${current}, newer than this cc-dm knows (${latest}). Upgrade cc-dm; this version will not write to it.`);
-      }
+      if (current > latest) throw newer(current);
       if (current < latest) {
         await client.query(`SET LOCAL search_path TO ${PG_SCHEMA}`);
         for (const m of PG_MIGRATIONS) {
