@@ -173,14 +173,19 @@ export function buildProgram(): Command {
 
   program.command('tail').description('the live feed of messages').option('-f, --follow', 'keep printing new messages')
     .option('-n, --lines <n>', 'how many recent messages first', num('--lines', 0, 10000), 20)
+    .option('--peer <name>', 'only messages sent or received by this name')
+    .option('--thread <id>', 'only one thread').option('--project <project>', 'only one project')
     .option('--json', 'one JSON object per line')
     .action((o) => withContext(async (ctx) => {
+      const filter = { participant: o.peer ? nameKey(o.peer) : undefined, thread_id: o.thread, project: o.project };
       const out = (t: Parameters<typeof feedLine>[0]) => console.log(o.json ? JSON.stringify({ ...traceView(t), content: t.message.content }) : feedLine(t));
-      const recent = o.lines > 0 ? await ctx.bus.store.history({ limit: o.lines }) : [];
+      const recent = o.lines > 0 ? await ctx.bus.store.history({ ...filter, limit: o.lines }) : [];
       recent.forEach(out);
-      let after = recent.at(-1)?.message.seq ?? (await ctx.bus.store.history({ limit: 1 })).at(-1)?.message.seq ?? 0;
+      // Follow from the end of all history (not of the filtered part): nothing older is printed twice.
+      let after = (await ctx.bus.store.history({ limit: 1 })).at(-1)?.message.seq ?? 0;
+      if (recent.length) after = Math.max(after, recent.at(-1)!.message.seq);
       while (o.follow) {
-        const rows = await ctx.bus.store.history({ afterSeq: after, limit: 500 });
+        const rows = await ctx.bus.store.history({ ...filter, afterSeq: after, limit: 500 });
         rows.forEach(out);
         if (rows.length) after = rows.at(-1)!.message.seq;
         await new Promise((r) => setTimeout(r, 250));

@@ -75,7 +75,7 @@ export function consoleApp(bus: Bus, token: string, port: () => number): Hono {
     const nonce = randomBytes(16).toString('base64');
     c.header('content-security-policy', [
       "default-src 'none'", `script-src 'nonce-${nonce}'`, `style-src 'nonce-${nonce}'`, "connect-src 'self'",
-      "img-src 'self' data:", "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'",
+      "img-src 'none'", "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'",
     ].join('; '));
     return c.html(page(nonce, { store: bus.store.where, kind: bus.store.kind }));
   });

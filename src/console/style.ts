@@ -56,6 +56,7 @@ ol.feed { list-style: none; margin: 0; padding: 0; }
 .state.delivered { background: #dcfce7; color: var(--ok); } .state.replied { background: #dbeafe; color: var(--accent); }
 .state.queued { background: #fef3c7; color: var(--warn); } .state.expired { background: #fee2e2; color: var(--bad); }
 .content { white-space: pre-wrap; word-break: break-word; margin-top: 3px; }
+.feed .content { max-height: 16em; overflow: auto; } /* long messages scroll; the trace shows them whole */
 .compose { display: flex; flex-direction: column; gap: 6px; } .compose .row { display: flex; gap: 6px; } .compose .row > * { flex: 1; }
 .check { display: flex; align-items: center; gap: 4px; flex: 0 0 auto !important; color: var(--mute); }
 textarea { resize: vertical; }

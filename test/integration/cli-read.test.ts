@@ -109,6 +109,9 @@ for (const fx of stores()) {
       const recent = w.cli(['tail', '-n', '2', '--json']);
       assert.equal(recent.code, 0);
       assert.deepEqual(recent.stdout.trim().split('\n').map((l) => JSON.parse(l).message_id), [ids.reply, ids.other]);
+      const thread = w.cli(['tail', '--thread', 'login', '--json']);
+      assert.deepEqual(thread.stdout.trim().split('\n').map((l) => JSON.parse(l).message_id), [ids.task, ids.reply]);
+      assert.deepEqual(w.cli(['tail', '--peer', 'cal', '--json']).stdout.trim().split('\n').map((l) => JSON.parse(l).message_id), [ids.other]);
       const child = w.cliAsync(['tail', '-f', '-n', '1', '--json']);
       let out = '';
       child.stdout.on('data', (d) => { out += String(d); });
