@@ -33,7 +33,6 @@ const server = new Server(
     instructions: 'Test server: messages arrive as <channel> events. It has no tools.',
   },
 );
-server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: [] }));
 
 const seen = new Set<string>();
 let busy = Promise.resolve();
@@ -48,7 +47,9 @@ function scan(): void {
   for (const name of names.sort()) {
     if (!name.endsWith('.json') || seen.has(name)) continue;
     seen.add(name);
-    busy = busy.then(() => push(name)).catch((err) => {
+    busy = busy
+      .then(() => push(name))
+      .catch((err) => {
         process.stderr.write(`push-only: ${String(err)}\n`);
       });
   }
@@ -68,15 +69,27 @@ async function push(name: string): Promise<void> {
   fs.renameSync(out + '.tmp', out);
 }
 
-// Files already there at start are pushed this long after the handshake (default at once).
+// Files already there at start are pushed this long after the handshake (default at once), or,
+// with PUSH_ONLY_AFTER_TOOLS_LIST=1, this long after the client's first tools/list.
 const initialDelay = Number(process.env.PUSH_ONLY_INITIAL_DELAY_MS ?? 0);
+const afterToolsList = process.env.PUSH_ONLY_AFTER_TOOLS_LIST === '1';
+let toolsListed = false;
+server.setRequestHandler(ListToolsRequestSchema, async () => {
+  if (afterToolsList && !toolsListed) setTimeout(startWatching, initialDelay);
+  toolsListed = true;
+  return { tools: [] };
+});
 
-server.oninitialized = () => {
-  fs.writeFileSync(path.join(dir, 'ready'), String(process.pid));
-  setTimeout(scan, initialDelay);
+function startWatching(): void {
+  scan();
   fs.watch(dir, () => scan());
   // A slow fallback in case an inotify event is missed; the watch is what gives the timing.
   setInterval(scan, 1000).unref();
+}
+
+server.oninitialized = () => {
+  fs.writeFileSync(path.join(dir, 'ready'), String(process.pid));
+  if (!afterToolsList) setTimeout(startWatching, initialDelay);
 };
 
 process.stdin.on('close', () => process.exit(0));
@@ -86,6 +99,6 @@ await server.connect(transport);
 const onmessage = transport.onmessage;
 transport.onmessage = (msg) => {
   const m = msg as { method?: string };
-  fs.appendFileSync(path.join(dir, "received.log"), `${new Date().toISOString()} ${m.method ?? "response"}\n`);
+  fs.appendFileSync(path.join(dir, 'received.log'), `${new Date().toISOString()} ${m.method ?? 'response'}\n`);
   onmessage?.(msg);
 };
