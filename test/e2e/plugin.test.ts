@@ -28,7 +28,7 @@ test('the plugin installs from the clone and `claude mcp list` reports its serve
   });
 });
 
-test('the SessionStart hook puts the identity into the model context at start and after /clear', async () => {
+test('the SessionStart hook puts the identity into the model context at start, after /clear and after /compact', async () => {
   await withEnv('hook', async (env) => {
     const gina = await env.startInteractive({ name: 'gina', role: 'tester', project: 'shop' });
     gina.type('First prompt ALPHA.');
@@ -56,5 +56,19 @@ test('the SessionStart hook puts the identity into the model context at start an
     const text2 = messagesText(second);
     assert.ok(!text2.includes('First prompt ALPHA'), 'the context was cleared');
     assert.match(text2, /cc-dm identity: you are "gina"/, 'the identity is given again after /clear');
+
+    // After a compaction (its summary comes from the stand-in too) the identity is given again.
+    gina.type('/compact');
+    await gina.waitForDebug(/SessionStart:compact/, 'the SessionStart hook run for the compaction', 30_000);
+    gina.type('Third prompt GAMMA.');
+    const third = await gina.standin.waitForRequest(
+      (r) => isMainLoopRequest(r) && messagesText(r).includes('Third prompt GAMMA'),
+      "gina's first model request after /compact",
+      30_000,
+      second.seq + 1,
+    );
+    const text3 = messagesText(third);
+    assert.ok(!text3.includes('Second prompt BETA'), 'the context was compacted');
+    assert.match(text3, /cc-dm identity: you are "gina"/, 'the identity is given again after compaction');
   });
 });
