@@ -6,7 +6,9 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stores } from '../support/stores.js';
-import { World } from '../support/world.js';
+import { spawnSync } from 'node:child_process';
+import { World, cleanEnv } from '../support/world.js';
+import { BIN } from '../../src/channel/peer.js';
 import { buildProgram } from '../../src/cli/main.js';
 
 const ESC = /\x1b\[/;
@@ -66,6 +68,16 @@ describe('cli usage and exit codes', () => {
     } finally {
       busy.close();
     }
+  });
+
+  test('colour on a terminal (and not with NO_COLOR)', () => {
+    // script(1) (util-linux, on every Debian) runs the command on a pseudo-terminal.
+    const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} trace m_none`;
+    const tty = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', env: { ...cleanEnv(), ...w.env } });
+    assert.match(tty.stdout, ESC, 'an error on a terminal is red');
+    const plain = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', env: { ...cleanEnv(), ...w.env, NO_COLOR: '1' } });
+    assert.match(plain.stdout, /no message with id/);
+    assert.doesNotMatch(plain.stdout, ESC);
   });
 
   test('not found exits 4', async () => {
