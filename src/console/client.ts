@@ -203,6 +203,8 @@ export function consoleClient(): void {
   function renderApprovals(list: Approval[]): void {
     const ul = $('approvals');
     $('approvals-count').textContent = list.length ? String(list.length) : '';
+    // A background tab still shows that a session waits for an answer.
+    document.title = list.length ? `(${list.length}) approval waiting · cc-dm console` : 'cc-dm console';
     ul.replaceChildren(...list.map((a) => {
       const note = el('div', { class: 'note' });
       const answer = async (behavior: 'allow' | 'deny') => {

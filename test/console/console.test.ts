@@ -126,6 +126,7 @@ for (const fx of stores()) {
       const req = page.locator('#approvals li.approval[data-request="abcde"][data-requester="carol"]');
       await req.waitFor({ timeout: T });
       assert.match(await req.textContent() ?? '', /carol asks to run Bash/);
+      assert.match(await page.title(), /^\(1\) approval waiting/);
       // The main view, for the README: feed, roster, a pending approval, a trace and a draft.
       await page.locator('#c-to').fill('alice');
       await page.locator('#c-content').fill('Thanks both: merge after the review.');
@@ -140,6 +141,7 @@ for (const fx of stores()) {
       await carol.waitFor((p) => p.verdicts.some((v) => v.request_id === 'abcde'), T, 'carol to get the verdict');
       assert.deepEqual(carol.verdicts.map((v) => [v.request_id, v.behavior]), [['abcde', 'allow']]);
       await req.waitFor({ state: 'detached', timeout: T });
+      assert.equal(await page.title(), 'cc-dm console');
       const all = w.cli(['approvals', '--all', '--json']);
       assert.equal(all.code, 0);
       assert.equal(all.json.find((a: any) => a.id === 'abcde').decided_by, 'human');
