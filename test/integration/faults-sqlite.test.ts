@@ -89,6 +89,12 @@ describe('faults [sqlite]', () => {
     rmSync(home, { recursive: true });
   });
 
+  test('a home that cannot be created is a clear error, not a hang', () => {
+    const r = spawnSync(process.execPath, [BIN, 'who'], { env: { ...cleanEnv(), CC_DM_HOME: '/proc/cc-dm-cannot-be-here' }, encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /cannot create the cc-dm folder \/proc\/cc-dm-cannot-be-here.*set CC_DM_HOME/);
+  });
+
   test('a database from a newer cc-dm is refused, not written to', () => {
     const home = join(w.home, 'newer');
     mkdirSync(home);

@@ -28,6 +28,22 @@ export interface SqliteOptions {
 
 const BUSY_TIMEOUT_MS = 20;
 
+/**
+ * Creates the home folder (0700) and its missing parents one level at a time: Node's recursive
+ * mkdir loops forever under /proc, and a clear error beats a hang.
+ */
+function makePrivateDir(dir: string): void {
+  if (existsSync(dir)) return;
+  const parent = dirname(dir);
+  if (parent !== dir) makePrivateDir(parent);
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return;
+    throw new CcDmError('E_CONFIG', `cannot create the cc-dm folder ${dir} (${(e as Error).message}); set CC_DM_HOME to a folder you can write.`);
+  }
+}
+
 function isBusy(e: unknown): boolean {
   const code = (e as { code?: string })?.code ?? '';
   return code === 'SQLITE_BUSY' || code.startsWith('SQLITE_BUSY_') || code === 'SQLITE_LOCKED';
@@ -62,7 +78,7 @@ export class SqliteStore implements Store {
   /** Opens (creating 0600 under a 0700 folder), checks the file is a database, and migrates. */
   static async open(opts: SqliteOptions): Promise<SqliteStore> {
     const dir = dirname(opts.path);
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    makePrivateDir(dir);
     if (!existsSync(opts.path)) closeSync(openSync(opts.path, 'a', 0o600));
     else if (statSync(opts.path).isDirectory()) {
       throw new CcDmError('E_STORE_CORRUPT', `${opts.path} is a directory, not a database file. Move it away; cc-dm will create a new store there.`);
