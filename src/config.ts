@@ -38,6 +38,8 @@ export interface Config {
   readonly busyLimitMs: number;
   readonly logFile?: string;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Claude Code's own folder (CLAUDE_CONFIG_DIR, default ~/.claude): where doctor looks for the plugin. */
+  readonly claudeConfigDir: string;
   /** Inside a Claude Code tool call (CLAUDECODE=1): human-only commands refuse. */
   readonly insideClaudeCode: boolean;
 }
@@ -119,6 +121,7 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimit: int(env, 'CC_DM_RATE_LIMIT', 6_000, 1, 1_000_000),
     logFile: optional(env, 'CC_DM_LOG_FILE'),
     logLevel: logLevel as Config['logLevel'],
+    claudeConfigDir: resolve(optional(env, 'CLAUDE_CONFIG_DIR') ?? join(homedir(), '.claude')),
     insideClaudeCode: env.CLAUDECODE === '1',
   };
   return Object.freeze(cfg);

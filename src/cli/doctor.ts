@@ -136,9 +136,9 @@ export async function doctor(cfg: Config, o: { fix: boolean; progress?: (what: s
     await store.close();
   }
 
-  const plugin = findPlugin();
+  const plugin = findPlugin(cfg.claudeConfigDir);
   add(plugin ? { check: 'plugin', status: 'ok', detail: plugin }
-    : { check: 'plugin', status: 'warn', detail: `not installed in ${join(homedir(), '.claude', 'plugins')}`, fix: `claude plugin marketplace add ${ROOT} && claude plugin install cc-dm@cc-dm` });
+    : { check: 'plugin', status: 'warn', detail: `not installed in ${join(cfg.claudeConfigDir, 'plugins')}`, fix: `claude plugin marketplace add ${ROOT} && claude plugin install cc-dm@cc-dm` });
   const claude = findClaude();
   add(claude ? { check: 'claude code', status: 'ok', detail: `${claude.version} (${claude.where})` }
     : { check: 'claude code', status: 'warn', detail: 'claude not found on PATH nor in node_modules/.bin', fix: 'install Claude Code: npm install -g @anthropic-ai/claude-code' });
