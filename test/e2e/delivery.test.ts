@@ -75,10 +75,27 @@ test('a dm to a session that is not running waits in its mailbox and reaches its
 
     // erin starts again under her name: the waiting message lands in her model's context.
     const again = await env.startInteractive({ name: 'erin', role: 'reviewer' });
-    const req = await again.standin.waitForRequest(
-      hasChannel((e) => e.attrs.message_id === result.message_id),
-      `restarted erin's model request carrying message ${result.message_id}`,
-    );
+    const req = await again.standin
+      .waitForRequest(
+        hasChannel((e) => e.attrs.message_id === result.message_id),
+        `restarted erin's model request carrying message ${result.message_id}`,
+      )
+      .catch(async (err: Error) => {
+        // Say what the store and Claude Code saw, so the failure points at its cause.
+        const t = await trace(env, result.message_id);
+        const row = t?.recipients.find((r) => r.to === 'erin');
+        const registered = /^(\S+) .*Channel notifications registered/m.exec(again.debugLog())?.[1];
+        const shown = again.debugLog().includes('notifications/claude/channel (');
+        throw new Error(
+          `${err.message.split('\n')[0]}\ncc-dm recorded it as ${row?.state ?? 'unknown'}` +
+            (row?.delivered_at ? ` via ${row.delivered_via} at ${row.delivered_at}` : '') +
+            `; Claude Code registered its channel handler at ${registered ?? '(never)'}` +
+            ` and ${shown ? 'logged' : 'never logged'} a channel notification` +
+            (row?.delivered_at && registered && row.delivered_at < registered
+              ? ' (the push was written before Claude Code was listening, so it was dropped)'
+              : ''),
+        );
+      });
     const ev = channelsIn(req).find((e) => e.attrs.message_id === result.message_id)!;
     assert.equal(ev.content, content);
     assert.equal(ev.attrs.from_session, 'alice');
