@@ -71,15 +71,20 @@ async function main() {
   requirePrerequisites();
   const log = (m: string) => process.stderr.write(`[bench:e2e] ${m}\n`);
 
-  // Baseline: one receiver with the push-only server loaded as a development channel.
-  const base = await E2eEnv.create('bench-baseline', { installPlugin: false });
+  // Baseline: one receiver with the push-only server loaded as a development channel, next to
+  // the cc-dm plugin (so its context and tools are those of a cc-dm receiver).
+  const base = await E2eEnv.create('bench-baseline');
   // cc-dm: receiver bob and sender alice, both interactive, cc-dm installed as the plugin.
   const ccdm = await E2eEnv.create('bench-ccdm');
   try {
     const pushDir = path.join(base.root, 'push');
     fs.mkdirSync(pushDir);
     const cfg = base.writeMcpConfig('pushonly', process.execPath, [path.join(E2E_DIST_DIR, 'push-only-server.js'), pushDir]);
-    const receiver = await base.startInteractive({ name: 'base', mcpConfig: cfg, channelSpec: 'server:pushonly' });
+    const receiver = await base.startInteractive({
+      name: 'base',
+      mcpConfig: cfg,
+      channelSpec: ['plugin:cc-dm@cc-dm', 'server:pushonly'],
+    });
 
     const bob = await ccdm.startInteractive({ name: 'bob', role: 'receiver' });
     const alice = await ccdm.startInteractive({
@@ -103,6 +108,9 @@ async function main() {
     const callToReq: number[] = [];
     const sentToNotif: number[] = [];
     const notifToReq: number[] = [];
+    const cliSentToReq: number[] = [];
+    const cliSentToNotif: number[] = [];
+    const cliNotifToReq: number[] = [];
 
     for (let i = 1; i <= RUNS; i++) {
       // --- baseline run
@@ -156,7 +164,28 @@ async function main() {
         await idleAfter(bob, bobTurns + 1);
         await idleAfter(alice, aliceTurns + 1);
       }
-      log(`run ${i}/${RUNS}: baseline ${fmt(baseline[i - 1])}, cc-dm ${fmt(total[i - 1])}`);
+      // --- cc-dm from the CLI (no sender Claude Code): `cc-dm send bob ...`
+      {
+        const bobTurns = turnEnds(bob);
+        const bobOff = bob.debugLog().length;
+        const content = `cli run ${i} ${randomUUID()}`;
+        const sent = await ccdm.ccdm(['send', 'bob', content]);
+        if (sent.code !== 0) throw new Error(`cc-dm send failed: ${sent.stderr}`);
+        const req = await bob.standin.waitForRequest(hasChannel((e) => e.content === content), `cli run ${i} at bob`);
+        const ev = channelsIn(req).find((e) => e.content === content)!;
+        const sentAt = Date.parse(ev.attrs.sent_at);
+        cliSentToReq.push(req.at - sentAt);
+        const notif = debugTime(bob, CHANNEL_IN, bobOff);
+        if (notif !== undefined) {
+          cliSentToNotif.push(notif - sentAt);
+          cliNotifToReq.push(req.at - notif);
+        }
+        await idleAfter(bob, bobTurns + 1);
+      }
+      log(
+        `run ${i}/${RUNS}: baseline ${fmt(baseline[i - 1])}, cc-dm ${fmt(total[i - 1])}, ` +
+          `cc-dm from the CLI (sent_at -> request) ${fmt(cliSentToReq[i - 1])}`,
+      );
     }
 
     const stat = (xs: number[]) => (xs.length ? { median: median(xs), worst: Math.max(...xs) } : undefined);
@@ -172,6 +201,11 @@ async function main() {
         ccdm_mcp_call_to_sent_at: stat(callToSent),
         ccdm_sent_at_to_receiver_claude_code_notification: stat(sentToNotif),
         ccdm_receiver_notification_to_request: stat(notifToReq),
+      },
+      ccdm_cli_send_sent_at_to_request_ms: stat(cliSentToReq),
+      ccdm_cli_breakdown_ms: {
+        sent_at_to_receiver_claude_code_notification: stat(cliSentToNotif),
+        receiver_notification_to_request: stat(cliNotifToReq),
       },
       target: `cc-dm median <= baseline median + ${TARGET_MS} ms`,
       target_met: median(total) <= median(baseline) + TARGET_MS,
@@ -192,6 +226,9 @@ async function main() {
         row('  cc-dm sender: MCP call -> sent_at (stored)', callToSent),
         row('  cc-dm: sent_at -> notification logged by Claude Code B', sentToNotif),
         row('  Claude Code B: notification logged -> request', notifToReq),
+        row('cc-dm send (CLI, no sender Claude Code): sent_at -> request', cliSentToReq),
+        row('  cc-dm: sent_at -> notification logged by Claude Code B', cliSentToNotif),
+        row('  Claude Code B: notification logged -> request', cliNotifToReq),
         `target: cc-dm median <= baseline median + ${TARGET_MS} ms  ` +
           `(${fmt(median(total))} <= ${fmt(median(baseline) + TARGET_MS)}): ${result.target_met ? 'met' : 'NOT met'}`,
         `without Claude Code A's own tool dispatch (MCP call -> request): ${callToReq.length ? fmt(median(callToReq)) : 'n/a'} ` +

@@ -136,8 +136,8 @@ export interface SessionOptions {
   script?: Script;
   /** Interactive only: load the cc-dm plugin as a development channel (default true). */
   channels?: boolean;
-  /** Channel spec passed to --dangerously-load-development-channels (default the plugin). */
-  channelSpec?: string;
+  /** Channel specs passed to --dangerously-load-development-channels (default the plugin). */
+  channelSpec?: string | string[];
   /** An --mcp-config file to pass (for non-plugin servers such as the push-only baseline). */
   mcpConfig?: string;
   permissionMode?: string;
@@ -344,7 +344,7 @@ export class E2eEnv {
     const env = this.sessionEnv(o, standin);
     const args = this.commonArgs(o, debugFile);
     const channels = o.channels !== false;
-    if (channels) args.push('--dangerously-load-development-channels', o.channelSpec ?? PLUGIN_CHANNEL);
+    if (channels) args.push('--dangerously-load-development-channels', ...[o.channelSpec ?? PLUGIN_CHANNEL].flat());
     if (o.allowedTools?.length || channels) args.push('--');
     // A launcher script keeps the environment exact (tmux would otherwise add its own).
     const launcher = path.join(this.root, `launch-${n}-${safe(o.name)}.sh`);
