@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { PLUGIN_SERVER, PLUGIN_TOOL_PREFIX, REPO_ROOT, withEnv } from './claude.js';
 import { isMainLoopRequest, messagesText, requestText } from './standin.js';
 import { requirePrerequisites } from './common.js';
@@ -26,6 +27,36 @@ test('the plugin installs from the clone and `claude mcp list` reports its serve
     assert.match(line!, /bin\/cc-dm\.js serve/);
     assert.match(line!, /Connected/, `the server is connected: ${line}`);
   });
+});
+
+test('a plugin copy without its dependencies fails fast, saying what to run', async () => {
+  await withEnv(
+    'plugin-nodeps',
+    async (env) => {
+      // A marketplace holding real copies of the plugin's own files, but no node_modules or dist.
+      const mkt = path.join(env.root, 'bare-marketplace');
+      fs.mkdirSync(path.join(mkt, 'plugin'), { recursive: true });
+      fs.cpSync(path.join(REPO_ROOT, '.claude-plugin'), path.join(mkt, '.claude-plugin'), { recursive: true });
+      for (const f of ['.claude-plugin', 'hooks', 'skills', 'bin', 'package.json']) {
+        fs.cpSync(path.join(REPO_ROOT, f), path.join(mkt, 'plugin', f), { recursive: true, dereference: true });
+      }
+      await env.installPlugin(mkt);
+      const t0 = Date.now();
+      const list = await env.claudeCommand(['mcp', 'list'], 60_000);
+      const took = Date.now() - t0;
+      const line = list.stdout.split('\n').find((l) => l.includes(PLUGIN_SERVER));
+      assert.ok(line, `claude mcp list shows ${PLUGIN_SERVER}:\n${list.stdout}${list.stderr}`);
+      assert.match(line!, /Failed/, `the server fails: ${line}`);
+      assert.ok(took < 20_000, `claude mcp list answered in ${took} ms (not after a start timeout)`);
+      // What Claude Code logs from the server's stderr names the command to run.
+      const run = spawnSync(process.execPath, [path.join(mkt, 'plugin', 'bin', 'cc-dm.js'), 'serve'], {
+        input: '', encoding: 'utf8', timeout: 10_000, env: env.baseEnv(),
+      });
+      assert.notEqual(run.status, 0);
+      assert.match(run.stderr, /npm install/, `the error says what to run: ${run.stderr}`);
+    },
+    { installPlugin: false },
+  );
 });
 
 test('the SessionStart hook puts the identity into the model context at start, after /clear and after /compact', async () => {
