@@ -1,7 +1,12 @@
 /**
- * The PostgreSQL store's doorbell: LISTEN/NOTIFY, one channel per session (`ccdm_<session id>`,
- * so a server hears only its own rings, not every delivery in the database). Each server keeps
- * one dedicated connection LISTENing and reads its mailbox when it hears a ring.
+ * The PostgreSQL store's doorbell: LISTEN/NOTIFY on one channel per database. A ring is a NOTIFY
+ * whose payload is the recipient's name key (mail) or session id (a permission verdict); each
+ * server keeps one dedicated connection LISTENing and reads its mailbox when a payload is its own.
+ *
+ * One shared channel rather than one per session: PostgreSQL wakes every listening backend of
+ * the database on any NOTIFY anyway, and measured on the bench (2 CPUs, 16 servers), a channel
+ * per session gave a broadcast p99 of 270-360 ms against 50-115 ms for the shared channel, and
+ * a dm p99 of 30-44 ms against 17-18 ms.
  *
  * The store itself rings, inside the statement that writes the mail (insertMessage) or the
  * verdict (decidePermission): PostgreSQL delivers the NOTIFY at commit. So ring() here has
@@ -16,15 +21,7 @@ import type pg from 'pg';
 import type { Doorbell } from '../../wake/doorbell.js';
 import type { SessionRow } from '../types.js';
 
-/** A session's channel. Session ids are 32 hex digits, so the name needs no quoting (37 < 63 bytes). */
-export function ringChannel(sessionId: string): string {
-  return `ccdm_${sessionId.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`;
-}
-
-/** The same name computed in SQL, from an expression holding the session id. */
-export function ringChannelSql(idExpr: string): string {
-  return `'ccdm_' || regexp_replace(lower(${idExpr}), '[^a-z0-9_]', '_', 'g')`;
-}
+export const RING_CHANNEL = 'cc_dm_ring';
 
 /** What a session row records as its doorbell: rings go through the database it is in. */
 export const NOTIFY_ADDRESS = 'pg:notify';
@@ -40,7 +37,7 @@ export class NotifyDoorbell implements Doorbell {
   private reconnectTimer?: NodeJS.Timeout;
   private healthTimer?: NodeJS.Timeout;
   private backoff = BACKOFF_MIN_MS;
-  private target?: { sessionId: string; onRing: () => void };
+  private target?: { sessionId: string; nameKeyOf: () => string | null; onRing: () => void };
   /** Times the LISTEN connection was re-established (the fault tests read it from the log). */
   reconnects = 0;
   onStateChange: (state: 'listening' | 'lost', detail?: string) => void = () => {};
@@ -51,9 +48,9 @@ export class NotifyDoorbell implements Doorbell {
     return NOTIFY_ADDRESS;
   }
 
-  /** The session's own channel: rings follow the session, whatever its name (renames included). */
-  async listen(sessionId: string, _nameKeyOf: () => string | null, onRing: () => void): Promise<void> {
-    this.target = { sessionId, onRing };
+  /** Rings for this session's id, or for the name it holds now (renames included). */
+  async listen(sessionId: string, nameKeyOf: () => string | null, onRing: () => void): Promise<void> {
+    this.target = { sessionId, nameKeyOf, onRing };
     try {
       await this.connect();
     } catch {
@@ -68,11 +65,12 @@ export class NotifyDoorbell implements Doorbell {
     const client = this.newClient();
     client.on('error', () => this.lost(client, 'connection error'));
     client.on('end', () => this.lost(client, 'connection ended'));
-    const channel = ringChannel(t.sessionId);
-    client.on('notification', (n) => { if (n.channel === channel) t.onRing(); });
+    client.on('notification', (n) => {
+      if (n.channel === RING_CHANNEL && n.payload && (n.payload === t.sessionId || n.payload === t.nameKeyOf())) t.onRing();
+    });
     try {
       await client.connect();
-      await client.query(`LISTEN ${channel}`);
+      await client.query(`LISTEN ${RING_CHANNEL}`);
     } catch (e) {
       client.removeAllListeners('end');
       client.on('error', () => {});

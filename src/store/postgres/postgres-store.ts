@@ -24,7 +24,7 @@ import type {
 } from '../types.js';
 import { clientConfig, describeUrl, downError, isRetryable, translate } from './connection.js';
 import { MIGRATION_LOCK, PG_MIGRATIONS, PG_SCHEMA } from './migrations.js';
-import { NotifyDoorbell, ringChannelSql } from './notify-doorbell.js';
+import { NotifyDoorbell, RING_CHANNEL } from './notify-doorbell.js';
 
 export interface PostgresOptions {
   url: string;
@@ -307,9 +307,8 @@ export class PostgresStore implements Store {
   /**
    * The message, its delivery rows, the reply mark and the recipients' doorbells in one
    * statement (data-modifying CTEs are atomic): one round trip on the hot path instead of six.
-   * The NOTIFY goes to the channel of each recipient's open session, and PostgreSQL sends it at
-   * commit: a ring never precedes the row it announces, and a sender dying right after its
-   * commit still rings.
+   * The NOTIFY (payload: each recipient's name key) is sent by PostgreSQL at commit: a ring
+   * never precedes the row it announces, and a sender dying right after its commit still rings.
    */
   insertMessage(m: NewMessage, recipients: Recipient[], reply?: ReplyMark): Promise<MessageRow> {
     const args: unknown[] = [m.id, m.kind, m.from_name, m.from_key, m.from_session, m.sender_kind, m.to_name, m.project, m.content,
@@ -326,8 +325,7 @@ export class PostgresStore implements Store {
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING seq),
       dels AS (INSERT INTO cc_dm.deliveries (message_seq, recipient_key, recipient_name, state, queued_at)
         SELECT msg.seq, r.k, r.n, 'queued', $13 FROM msg, unnest($15::text[], $16::text[]) AS r(k, n))${replied}
-      SELECT seq, (SELECT count(*) FROM (SELECT pg_notify(${ringChannelSql('s.id')}, '') FROM cc_dm.sessions s
-        WHERE s.ended_at IS NULL AND s.name_key = ANY($15::text[])) AS n) AS rung FROM msg`;
+      SELECT seq, (SELECT count(*) FROM (SELECT pg_notify('${RING_CHANNEL}', k) FROM unnest($15::text[]) AS k) AS n) AS rung FROM msg`;
     return this.run(false, async (c, attempt) => {
       if (attempt > 0) {
         // A retry whose first attempt did commit (the connection broke before the answer came): already stored.
@@ -448,7 +446,7 @@ export class PostgresStore implements Store {
   async decidePermission(id: number, behavior: Behavior, by: string, kind: SenderKind, at: number): Promise<boolean> {
     return (await this.exec(`WITH d AS (UPDATE cc_dm.permissions SET state = $1, decided_by = $2, decided_kind = $3, decided_at = $4
         WHERE id = $5 AND state = 'pending' RETURNING requester_session)
-      SELECT pg_notify(${ringChannelSql('requester_session')}, '') FROM d`, [behavior, by, kind, at, id])).rowCount === 1;
+      SELECT pg_notify('${RING_CHANNEL}', requester_session) FROM d`, [behavior, by, kind, at, id])).rowCount === 1;
   }
 
   verdictsToNotify(requesterSession: string): Promise<PermissionRow[]> {
