@@ -328,8 +328,9 @@ export class E2eEnv {
     return args;
   }
 
+  /** tmux on this test's private server, ignoring any ~/.tmux.conf (it could renumber windows). */
   private tmux(args: string[], check = true): string {
-    const r = spawnSync('tmux', ['-S', this.tmuxSocket, ...args], { encoding: 'utf8' });
+    const r = spawnSync('tmux', ['-f', '/dev/null', '-S', this.tmuxSocket, ...args], { encoding: 'utf8' });
     if (check && r.status !== 0) throw new Error(`tmux ${args.join(' ')} failed: ${r.stderr}`);
     return r.stdout ?? '';
   }
