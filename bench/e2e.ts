@@ -5,6 +5,8 @@
  *             session A) -> session B's next model request carrying the <channel> event.
  *   baseline: Claude Code's own channel time, measured in the same run with a tiny server that
  *             only pushes: the push written to stdout -> the idle session's next model request.
+ *   built-in: Claude Code's own SendMessage between the same two sessions, for comparison.
+ *   cli:      `cc-dm send bob ...` from the CLI: cc-dm's path without a sender Claude Code.
  *
  * Target: cc-dm's median at most 10 ms above the baseline's median.
  *
@@ -86,17 +88,22 @@ async function main() {
       channelSpec: ['plugin:cc-dm@cc-dm', 'server:pushonly'],
     });
 
-    const bob = await ccdm.startInteractive({ name: 'bob', role: 'receiver' });
+    // --name makes them reachable by Claude Code's built-in SendMessage too (the comparison).
+    const bob = await ccdm.startInteractive({ name: 'bob', role: 'receiver', extraArgs: ['--name', 'bob'] });
     const alice = await ccdm.startInteractive({
       name: 'alice',
       role: 'sender',
-      allowedTools: [DM],
+      extraArgs: ['--name', 'alice'],
+      allowedTools: [DM, 'SendMessage'],
       script: (r) => {
         if (!isMainLoopRequest(r)) return { text: 'OK' };
-        const m = /send run (\d+) token (\S+)/.exec(messagesText(r).split('send run ').length > 1 ? lastRunText(r) : '');
+        const m = /(send|builtin) run (\d+) token (\S+)/.exec(lastRunText(r));
         if (!m) return { text: 'Ready.' };
-        const step = nextToolStepSince(r, [{ tool: DM, input: { to: 'bob', content: `bench run ${m[1]} ${m[2]}` } }], m[0]);
-        return step ?? { text: 'Sent.' };
+        const call =
+          m[1] === 'send'
+            ? { tool: DM, input: { to: 'bob', content: `bench run ${m[2]} ${m[3]}` } }
+            : { tool: 'SendMessage', input: { to: 'bob', message: `builtin run ${m[2]} ${m[3]}` } };
+        return nextToolStepSince(r, [call], m[0]) ?? { text: 'Sent.' };
       },
     });
 
@@ -108,6 +115,7 @@ async function main() {
     const callToReq: number[] = [];
     const sentToNotif: number[] = [];
     const notifToReq: number[] = [];
+    const builtin: number[] = [];
     const cliSentToReq: number[] = [];
     const cliSentToNotif: number[] = [];
     const cliNotifToReq: number[] = [];
@@ -182,9 +190,27 @@ async function main() {
         }
         await idleAfter(bob, bobTurns + 1);
       }
+      // --- Claude Code's built-in SendMessage between the same two sessions
+      {
+        const bobTurns = turnEnds(bob);
+        const aliceTurns = turnEnds(alice);
+        const token = randomUUID();
+        alice.type(`builtin run ${i} token ${token}`);
+        const req = await bob.standin.waitForRequest(
+          (r) => isMainLoopRequest(r) && messagesText(r).includes(`builtin run ${i} ${token}`),
+          `SendMessage run ${i} at bob`,
+        );
+        const call = alice.standin.requests.find(
+          (r) => r.reply && 'toolUse' in r.reply && r.reply.toolUse.name === 'SendMessage' && JSON.stringify(r.reply.toolUse.input).includes(token),
+        );
+        if (!call?.repliedAt) throw new Error(`run ${i}: no record of alice's SendMessage tool call`);
+        builtin.push(req.at - call.repliedAt);
+        await idleAfter(bob, bobTurns + 1);
+        await idleAfter(alice, aliceTurns + 1);
+      }
       log(
         `run ${i}/${RUNS}: baseline ${fmt(baseline[i - 1])}, cc-dm ${fmt(total[i - 1])}, ` +
-          `cc-dm from the CLI (sent_at -> request) ${fmt(cliSentToReq[i - 1])}`,
+          `cc-dm from the CLI (sent_at -> request) ${fmt(cliSentToReq[i - 1])}, built-in SendMessage ${fmt(builtin[i - 1])}`,
       );
     }
 
@@ -202,6 +228,7 @@ async function main() {
         ccdm_sent_at_to_receiver_claude_code_notification: stat(sentToNotif),
         ccdm_receiver_notification_to_request: stat(notifToReq),
       },
+      builtin_sendmessage_tool_call_to_request_ms: { ...stat(builtin)!, all: builtin },
       ccdm_cli_send_sent_at_to_request_ms: stat(cliSentToReq),
       ccdm_cli_breakdown_ms: {
         sent_at_to_receiver_claude_code_notification: stat(cliSentToNotif),
@@ -226,6 +253,7 @@ async function main() {
         row('  cc-dm sender: MCP call -> sent_at (stored)', callToSent),
         row('  cc-dm: sent_at -> notification logged by Claude Code B', sentToNotif),
         row('  Claude Code B: notification logged -> request', notifToReq),
+        row("Claude Code's built-in SendMessage: tool call -> request", builtin),
         row('cc-dm send (CLI, no sender Claude Code): sent_at -> request', cliSentToReq),
         row('  cc-dm: sent_at -> notification logged by Claude Code B', cliSentToNotif),
         row('  Claude Code B: notification logged -> request', cliNotifToReq),
@@ -246,7 +274,7 @@ async function main() {
 /** The newest user text that asks for a run (so earlier runs in the history are ignored). */
 function lastRunText(r: Parameters<typeof messagesText>[0]): string {
   const text = messagesText(r);
-  const idx = text.lastIndexOf('send run ');
+  const idx = Math.max(text.lastIndexOf('send run '), text.lastIndexOf('builtin run '));
   return idx >= 0 ? text.slice(idx, idx + 200) : '';
 }
 
