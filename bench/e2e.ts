@@ -16,6 +16,7 @@
  * starts once both receivers are idle again (their turn has ended, read from --debug-file).
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
@@ -236,6 +237,7 @@ async function main() {
       },
       target: `cc-dm median <= baseline median + ${TARGET_MS} ms`,
       target_met: median(total) <= median(baseline) + TARGET_MS,
+      machine: { cpus: os.cpus().length, loadavg_1m_at_end: os.loadavg()[0] },
     };
     if (v.json) {
       process.stdout.write(JSON.stringify(result, null, 2) + '\n');
@@ -262,6 +264,8 @@ async function main() {
         `without Claude Code A's own tool dispatch (MCP call -> request): ${callToReq.length ? fmt(median(callToReq)) : 'n/a'} ` +
           `vs ${fmt(median(baseline) + TARGET_MS)}: ${callToReq.length && median(callToReq) <= median(baseline) + TARGET_MS ? 'met' : 'NOT met'}`,
         '(debug-log times have 1 ms resolution; sent_at is cc-dm\'s own timestamp)',
+        `machine: ${os.cpus().length} CPUs, load average ${os.loadavg()[0].toFixed(2)} at the end ` +
+          '(two Claude Code processes compete for CPU in the session-to-session runs)',
       ];
       process.stdout.write(lines.join('\n') + '\n');
     }
