@@ -224,4 +224,10 @@ export interface Store {
 
   /** A store that carries its own doorbell (PostgreSQL LISTEN/NOTIFY) provides it here. */
   createDoorbell?(): import('../wake/doorbell.js').Doorbell;
+  /**
+   * A number that changes whenever another connection has committed (SQLite's data_version),
+   * read without touching the tables: an idle session's poll skips its queries while it stands
+   * still. Stores without a cheap one leave it out, and the poll always reads.
+   */
+  changeCounter?(): Promise<number>;
 }

@@ -171,6 +171,10 @@ export class SqliteStore implements Store {
     });
   }
 
+  changeCounter(): Promise<number> {
+    return this.read(() => this.db.pragma('data_version', { simple: true }) as number);
+  }
+
   async schemaVersion(): Promise<number> {
     return this.read(() => (this.sql('SELECT coalesce(max(version), 0) AS v FROM cc_dm_migrations').get() as { v: number }).v);
   }
