@@ -154,7 +154,8 @@ export class Session {
   kick(): void {
     if (this.stopped || !this.active) return;
     if (this.draining) { this.again = true; return; }
-    this.drain().catch((e) => this.onError(e));
+    // A failed drain is tried again at the next poll even if nothing new is committed.
+    this.drain().catch((e) => { this.lastSeen = undefined; this.onError(e); });
   }
 
   /** Pushes waiting mail in order, marking each delivered only after its notification is written. */
