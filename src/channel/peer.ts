@@ -22,6 +22,8 @@ export interface PeerOptions {
   /** Declare the claude/channel capability, as a client that shows pushes would (default true). */
   channel?: boolean;
   nodeArgs?: string[];
+  /** The client's name in its handshake (Claude Code's is "claude-code"). */
+  clientName?: string;
   /** Start the server through this program instead (e.g. a stand-in for the claude launcher). */
   launcher?: { command: string; args: string[] };
   cwd?: string;
@@ -50,7 +52,7 @@ export class Peer {
       args: o.launcher?.args ?? [...(o.nodeArgs ?? []), BIN, 'serve'],
       env, cwd: o.cwd, stderr: o.stderr ?? 'pipe',
     });
-    const client = new Client({ name: 'cc-dm-peer', version: '1.0.0' }, {
+    const client = new Client({ name: o.clientName ?? 'cc-dm-peer', version: '1.0.0' }, {
       capabilities: o.channel === false ? {} : { experimental: { 'claude/channel': {} } },
     });
     const peer = new Peer(client, transport);

@@ -82,7 +82,7 @@ export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void>
   };
   const pushAtStart = decidePush(cfg.push);
   /** What the client said in its handshake, applied when the session starts after it. */
-  let handshake: { canPush: boolean; client: string | null } | undefined;
+  let handshake: { canPush: boolean; client: string | null; active: boolean } | undefined;
 
   const isDown = (e: unknown) => isCcDmError(e) && e.code === 'E_STORE_DOWN';
   const fatal = async (e: unknown, store?: Store): Promise<never> => {
@@ -138,14 +138,37 @@ export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void>
   });
   server.onerror = (e) => log.warn(`protocol: ${errorText(e)}`);
 
+  // Claude Code registers its channel-notification handler 10-40 ms after its first tools/list and
+  // silently drops pushes that come before (measured: 7 of 10 pushed right after the handshake
+  // reached the model, 20 of 20 pushed 50 ms or more after tools/list). So for Claude Code,
+  // pushing starts CLAUDE_READY_MS after the first tools/list (or CLAUDE_FALLBACK_MS after the
+  // handshake if it never lists tools); mail that arrives meanwhile just waits in the store.
+  const CLAUDE_READY_MS = 200;
+  const CLAUDE_FALLBACK_MS = 3_000;
+  let activation: NodeJS.Timeout | undefined;
+  let listed = false;
+  const activate = () => {
+    clearTimeout(activation);
+    if (!handshake || handshake.active) return;
+    handshake.active = true;
+    s?.setCanPush(handshake.canPush, handshake.client).catch((e) => log.warn(errorText(e)));
+  };
   server.oninitialized = () => {
     const client = server!.getClientVersion();
     const declares = !!(server!.getClientCapabilities()?.experimental as Record<string, unknown> | undefined)?.['claude/channel'];
-    handshake = { canPush: decidePush(cfg.push, declares), client: client ? `${client.name} ${client.version}` : null };
-    s?.setCanPush(handshake.canPush, handshake.client).catch((e) => log.warn(errorText(e)));
+    handshake = { canPush: decidePush(cfg.push, declares), client: client ? `${client.name} ${client.version}` : null, active: false };
+    if (/claude/i.test(client?.name ?? '')) activation = setTimeout(activate, CLAUDE_FALLBACK_MS);
+    else activate();
   };
 
-  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: TOOLS as unknown as never[] }));
+  server.setRequestHandler(ListToolsRequestSchema, async () => {
+    if (handshake && !handshake.active && !listed) {
+      listed = true;
+      clearTimeout(activation);
+      activation = setTimeout(activate, CLAUDE_READY_MS);
+    }
+    return { tools: TOOLS as unknown as never[] };
+  });
 
   server.setRequestHandler(CallToolRequestSchema, async (req): Promise<ToolResult> => {
     const { name, arguments: args } = req.params;
@@ -196,7 +219,7 @@ export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void>
       log.warn(`store still unreachable, next try in about ${Math.round(Math.min(wait * 2, 30_000) / 1000)} s: ${storeDown!.error}`);
       continue;
     }
-    if (handshake) await s.setCanPush(handshake.canPush, handshake.client).catch((e) => log.warn(errorText(e)));
+    if (handshake?.active) await s.setCanPush(handshake.canPush, handshake.client).catch((e) => log.warn(errorText(e)));
     log.info(`store reachable after ${Math.round((Date.now() - storeDown!.since) / 1000)} s: ready as "${s.name}" (${s.bus.store.kind} ${s.bus.store.where})`);
     if (cfg.sessionName && s.name !== cfg.sessionName) log.warn(`the instructions named this session "${cfg.sessionName}", but it runs as "${s.name}"`);
   }

@@ -31,6 +31,24 @@ for (const fx of stores()) {
       assert.ok(log.json.some((m: any) => m.content === 'too late' && m.recipients[0].state === 'expired'), 'expired mail stays in history');
     });
 
+    test('for Claude Code, waiting mail is pushed only once it listens: after its first tools/list', async () => {
+      const first = await w.start('late-listener');
+      await first.close();
+      const s = await w.start('early-sender');
+      await s.call('dm', { to: 'late-listener', content: 'waiting for you' });
+      const cc = await w.start('late-listener', { clientName: 'claude-code' });
+      // Nothing arrives before tools/list (Claude Code drops pushes until it has registered its
+      // handler, just after that call); the mail stays queued meanwhile.
+      const who = await s.call('who');
+      assert.equal(cc.pushes.length, 0);
+      assert.ok(who.body.sessions.some((x: any) => x.name === 'late-listener'));
+      const listedAt = performance.now();
+      await cc.client.listTools();
+      await cc.waitFor((p) => p.pushes.length === 1, 10_000, 'the waiting mail after tools/list');
+      assert.ok(cc.pushes[0]!.at > listedAt);
+      assert.equal(cc.pushes[0]!.content, 'waiting for you');
+    });
+
     test('receipts: status and cc-dm trace show queued, delivered and replied with their times', async () => {
       const a = await w.start('rcpt-a');
       const b = await w.start('rcpt-b');
