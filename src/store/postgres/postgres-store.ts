@@ -98,6 +98,7 @@ export class PostgresStore implements Store {
     const started = Date.now();
     let wait = 50;
     for (let attempt = 0; ; attempt++) {
+      let failure: unknown;
       let client: Q | undefined;
       let broken = false;
       // A checked-out client has no error listener of the pool's: a connection dropped between
@@ -117,15 +118,17 @@ export class PostgresStore implements Store {
           throw e;
         }
       } catch (e) {
-        if (!isRetryable(e) || this.closed) throw translate(this.where, e);
-        broken = true;
-        if (Date.now() - started >= this.retryLimitMs) throw downError(this.where, e, Date.now() - started);
-        await sleep(wait + Math.random() * wait);
-        wait = Math.min(wait * 2, 1_000);
+        failure = e;
+        if (isRetryable(e)) broken = true;
       } finally {
+        // Released before any backoff: a broken connection is discarded, a good one goes back.
         client?.off('error', onError);
         client?.release(broken);
       }
+      if (!isRetryable(failure) || this.closed) throw translate(this.where, failure);
+      if (Date.now() - started >= this.retryLimitMs) throw downError(this.where, failure, Date.now() - started);
+      await sleep(wait + Math.random() * wait);
+      wait = Math.min(wait * 2, 1_000);
     }
   }
 
