@@ -28,7 +28,7 @@ export class World {
   cli(args: string[], env: Record<string, string | undefined> = {}): CliResult {
     const full = { ...cleanEnv(), ...this.env, ...env } as Record<string, string>;
     for (const [k, v] of Object.entries(env)) if (v === undefined) delete full[k];
-    const r = spawnSync(process.execPath, [BIN, ...args], { env: full, encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, [BIN, ...args], { env: full, encoding: 'utf8', timeout: 60_000, maxBuffer: 256 * 1024 * 1024 });
     let json;
     try { json = JSON.parse(r.stdout); } catch { /* not JSON */ }
     return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, json };
