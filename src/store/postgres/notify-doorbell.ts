@@ -26,7 +26,7 @@ export const RING_CHANNEL = 'cc_dm_ring';
 /** What a session row records as its doorbell: rings go through the database it is in. */
 export const NOTIFY_ADDRESS = 'pg:notify';
 
-const HEALTH_EVERY_MS = 30_000;
+const HEALTH_EVERY_MS = 15_000;
 const HEALTH_TIMEOUT_MS = 5_000;
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 2_000;
@@ -38,8 +38,13 @@ export class NotifyDoorbell implements Doorbell {
   private healthTimer?: NodeJS.Timeout;
   private backoff = BACKOFF_MIN_MS;
   private target?: { sessionId: string; nameKeyOf: () => string | null; onRing: () => void };
-  /** Times the LISTEN connection was re-established (the fault tests read it from the log). */
+  /** Times the LISTEN connection was re-established. */
   reconnects = 0;
+  /**
+   * Rings heard on the channel, for anyone, plus (re)connections: while it stands still and the
+   * connection is up, nobody has committed mail or a verdict (the store's changeCounter).
+   */
+  heard = 0;
   onStateChange: (state: 'listening' | 'lost', detail?: string) => void = () => {};
 
   constructor(private readonly newClient: () => pg.Client) {}
@@ -66,7 +71,9 @@ export class NotifyDoorbell implements Doorbell {
     client.on('error', () => this.lost(client, 'connection error'));
     client.on('end', () => this.lost(client, 'connection ended'));
     client.on('notification', (n) => {
-      if (n.channel === RING_CHANNEL && n.payload && (n.payload === t.sessionId || n.payload === t.nameKeyOf())) t.onRing();
+      if (n.channel !== RING_CHANNEL) return;
+      this.heard++;
+      if (n.payload && (n.payload === t.sessionId || n.payload === t.nameKeyOf())) t.onRing();
     });
     try {
       await client.connect();
@@ -81,8 +88,14 @@ export class NotifyDoorbell implements Doorbell {
     (client as unknown as { connection?: { stream?: { unref?: () => void } } }).connection?.stream?.unref?.();
     if (this.closed) { await client.end().catch(() => {}); return; }
     this.client = client;
+    this.heard++;
     this.backoff = BACKOFF_MIN_MS;
     this.onStateChange('listening');
+  }
+
+  /** Whether a LISTEN connection is up (every ring committed meanwhile reaches it). */
+  get listening(): boolean {
+    return this.client !== undefined;
   }
 
   private lost(client: pg.Client, why: string): void {

@@ -4,7 +4,7 @@
  *
  * - A pool sized for one session: a server has one tool call, one drain and one heartbeat in
  *   flight at most, so 3 connections (plus the doorbell's LISTEN connection) suffice; idle ones
- *   close after 10 s, so twenty idle sessions hold about forty connections, not a hundred.
+ *   close after a minute, so twenty idle sessions hold about forty connections, not eighty.
  * - Every write is one transaction. A write that fails because the server went away (restart,
  *   failover, network) is retried with backoff for up to `retryLimitMs`, then fails with
  *   E_STORE_DOWN: nothing is half-written, and nothing reported as accepted is lost. A retry
@@ -36,6 +36,13 @@ export interface PostgresOptions {
   poolMax?: number;
 }
 
+/**
+ * An idle pooled connection closes after a minute: longer than the heartbeat (10 s), so an idle
+ * session keeps one warm connection instead of logging in again (SCRAM costs milliseconds of
+ * CPU) at every beat; extra connections opened in a burst go away.
+ */
+const IDLE_CLOSE_MS = 60_000;
+
 /** Claims take this advisory lock ("ccdn"), held until their transaction ends. */
 const CLAIM_LOCK = 0x6363646e;
 /** Permission requests of one requester are created one at a time ("ccdp"). */
@@ -66,6 +73,9 @@ export class PostgresStore implements Store {
    * judged by how long ago it really beat, not by the two machines' disagreement.
    */
   private clockOffsetMs = 0;
+  /** The doorbell this store made (a server has one), whose rings tell changeCounter what changed. */
+  private bell?: NotifyDoorbell;
+  private polls = 0;
 
   private constructor(private readonly pool: pg.Pool, private readonly opts: PostgresOptions) {
     this.where = describeUrl(opts.url);
@@ -74,7 +84,7 @@ export class PostgresStore implements Store {
 
   /** Connects, migrates (safely when many servers start at once) and checks the schema version. */
   static async open(opts: PostgresOptions): Promise<PostgresStore> {
-    const pool = new pg.Pool({ ...clientConfig(opts.url), max: opts.poolMax ?? 3, idleTimeoutMillis: 10_000, allowExitOnIdle: true });
+    const pool = new pg.Pool({ ...clientConfig(opts.url), max: opts.poolMax ?? 3, idleTimeoutMillis: IDLE_CLOSE_MS, allowExitOnIdle: true });
     // An idle connection dropped by the server (restart) emits here; without a listener it would
     // crash the process. The pool discards it; the next query opens a new one.
     pool.on('error', () => {});
@@ -212,7 +222,23 @@ export class PostgresStore implements Store {
   }
 
   createDoorbell(): Doorbell {
-    return new NotifyDoorbell(() => new pg.Client(clientConfig(this.opts.url)));
+    this.bell = new NotifyDoorbell(() => new pg.Client(clientConfig(this.opts.url)));
+    return this.bell;
+  }
+
+  /**
+   * What lets an idle poll skip its two queries: every write that can leave mail or a verdict
+   * waiting NOTIFYs at commit, and PostgreSQL delivers each NOTIFY to every connection that
+   * LISTENs. So while this server's LISTEN connection is up, the number of rings it heard (for
+   * anyone) moves whenever something may be waiting for it. Without a listening connection the
+   * number moves on every call, and every sixth call moves it anyway (about every 30 s at the
+   * default poll), so a mistake here costs latency, never mail.
+   */
+  async changeCounter(): Promise<number> {
+    this.polls++;
+    if (!this.bell?.listening) return -this.polls;
+    // heard x 8 + a 3-bit epoch that moves every sixth call: one value per (heard, epoch).
+    return this.bell.heard * 8 + (Math.floor(this.polls / 6) % 8);
   }
 
   // --- sessions and names -------------------------------------------------------------------
@@ -259,6 +285,8 @@ export class PostgresStore implements Store {
           await c.query(`UPDATE cc_dm.deliveries d SET recipient_key = $1, recipient_name = $2 WHERE d.recipient_key = $3 AND d.state = 'queued'
               AND NOT EXISTS (SELECT 1 FROM cc_dm.deliveries x WHERE x.message_seq = d.message_seq AND x.recipient_key = $1)`,
           [key, display, req.releasing]);
+          // The mail that followed is waiting under the new name: ring it (sent at commit).
+          await c.query(`SELECT pg_notify('${RING_CHANNEL}', $1)`, [key]);
         }
         const session = this.local((await c.query('SELECT * FROM cc_dm.sessions WHERE id = $1', [req.sessionId])).rows[0])!;
         return { ok: true, session, variantOf: n === 1 ? undefined : req.name.trim(), tookOverFrom: d.endHolder } as ClaimResult;
