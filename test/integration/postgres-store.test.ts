@@ -151,4 +151,37 @@ describe('postgres: store', () => {
     const echoed = translate(where, new Error('could not connect to postgres://bob:s3cret@db:5432/x'));
     assert.ok(!echoed.message.includes('s3cret'), echoed.message);
   });
+
+  test('an idle server polls without queries while it listens, yet mail that was never rung still arrives', async () => {
+    const url = await db();
+    const h = tempHome();
+    cleanups.push(h.cleanup);
+    const quiet = await Peer.start({ home: h.home, name: 'quiet', env: { CC_DM_DATABASE_URL: url, CC_DM_POLL_MS: '100' } });
+    const c = new pg.Client({ connectionString: url });
+    c.on('error', () => {});
+    try {
+      assert.equal((await quiet.call('who')).body.you, 'quiet');
+      await c.connect();
+      const commits = async () => {
+        await c.query('SELECT pg_stat_clear_snapshot()');
+        return Number((await c.query('SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()')).rows[0].xact_commit);
+      };
+      await new Promise((r) => setTimeout(r, 1_500));
+      const before = await commits();
+      await new Promise((r) => setTimeout(r, 4_000));
+      const spent = await commits() - before;
+      // 40 polls reading two tables each would be 80 transactions; a few forced reads remain.
+      assert.ok(spent < 40, `an idle poll skips its queries (${spent} transactions in 4 s at a 100 ms poll)`);
+
+      // A message written behind the doorbell's back (no NOTIFY): a forced read finds it.
+      const now = Date.now();
+      const seq = (await c.query(`INSERT INTO cc_dm.messages (id, kind, from_name, from_key, sender_kind, to_name, content, sent_at, expires_at)
+        VALUES ('m_unrung', 'dm', 'human', 'human', 'human', 'quiet', 'never rung', $1, $2) RETURNING seq`, [now, now + 60_000])).rows[0].seq;
+      await c.query(`INSERT INTO cc_dm.deliveries (message_seq, recipient_key, recipient_name, state, queued_at) VALUES ($1, 'quiet', 'quiet', 'queued', $2)`, [seq, now]);
+      await quiet.waitFor((p) => p.pushes.some((x) => x.content === 'never rung'), 5_000, 'mail that was never rung');
+    } finally {
+      await c.end().catch(() => {});
+      await quiet.close();
+    }
+  });
 });
