@@ -80,7 +80,9 @@ export class UnixSocketDoorbell implements Doorbell {
       if (!s.doorbell || !s.doorbell.startsWith(this.dir)) continue;
       let link = this.links.get(s.doorbell);
       if (!link || link.destroyed) link = this.link(s.doorbell);
-      link.write(RING);
+      // A byte still waiting to leave (connecting, or a stopped recipient's buffer is full) will
+      // ring after this commit anyway: no need to queue more, however long the recipient sleeps.
+      if (link.writableLength === 0) link.write(RING);
     }
   }
 
