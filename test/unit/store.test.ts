@@ -118,6 +118,18 @@ for (const fx of stores()) {
       assert.ok(r.messages > 0);
       assert.ok(await store.trace(waiting.id));
     });
+
+    test('search stays right across batches of indexing and a prune of messages never searched', async () => {
+      const a = await store.insertMessage(msg('fts', { content: 'zebra one', sent_at: 2 }), []);
+      assert.deepEqual((await store.history({ query: 'zebra', limit: 10 })).map((t) => t.message.id), [a.id]);
+      const b = await store.insertMessage(msg('fts', { content: 'zebra two', sent_at: 3 }), []);
+      await store.prune(10); // removes b (and a) before b was ever indexed
+      const c = await store.insertMessage(msg('fts', { content: 'zebra three' }), []);
+      assert.deepEqual((await store.history({ query: 'zebra', limit: 10 })).map((t) => t.message.id), [c.id]);
+      assert.equal(await store.trace(b.id), undefined);
+      await store.expireDue(Date.now());
+      assert.deepEqual((await store.history({ query: 'three', limit: 10 })).map((t) => t.message.id), [c.id]);
+    });
   });
 }
 

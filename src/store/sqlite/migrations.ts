@@ -68,4 +68,24 @@ CREATE TRIGGER messages_fts_ad AFTER DELETE ON messages BEGIN
 END;
 `,
   },
+  {
+    // The full-text index is built in batches instead of by a trigger on every insert: the
+    // trigger was 185 of the 308 µs an insert took. A search (and the minute's housekeeping)
+    // first indexes what came since `indexed_seq`.
+    version: 2,
+    sql: `
+DROP TRIGGER messages_fts_ai;
+CREATE TABLE fts_progress (id INTEGER PRIMARY KEY CHECK (id = 1), indexed_seq INTEGER NOT NULL);
+INSERT INTO fts_progress (id, indexed_seq) VALUES (1, (SELECT coalesce(max(seq), 0) FROM messages));
+-- Only rows already in the index may be deleted from it (an external-content FTS5 table is
+-- corrupted by deleting a row it never had).
+DROP TRIGGER messages_fts_ad;
+CREATE TRIGGER messages_fts_ad AFTER DELETE ON messages
+  WHEN old.seq <= (SELECT indexed_seq FROM fts_progress WHERE id = 1) BEGIN
+  INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.seq, old.content);
+END;
+-- Marking replies looks only at deliveries not yet replied to, not a session's whole history.
+CREATE INDEX deliveries_delivered ON deliveries(recipient_key, message_seq) WHERE state = 'delivered';
+`,
+  },
 ];

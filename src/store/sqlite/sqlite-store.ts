@@ -337,9 +337,26 @@ export class SqliteStore implements Store {
         WHERE message_seq = ? AND recipient_key = ? AND state = 'queued'`).run(at, via, sessionId, messageSeq, recipientKey).changes === 1);
   }
 
+  /**
+   * Expires due mail (only queued rows are looked at, through their partial index) and, as the
+   * minute's housekeeping, brings the full-text index up to date.
+   */
   expireDue(now: number): Promise<number> {
-    return this.write(() => this.sql(`UPDATE deliveries SET state = 'expired', expired_at = ?, expire_reason = 'time to live ran out before the recipient was online'
-        WHERE state = 'queued' AND message_seq IN (SELECT seq FROM messages WHERE expires_at <= ?)`).run(now, now).changes);
+    return this.write(() => {
+      const n = this.sql(`UPDATE deliveries SET state = 'expired', expired_at = ?, expire_reason = 'time to live ran out before the recipient was online'
+        WHERE state = 'queued' AND (SELECT m.expires_at FROM messages m WHERE m.seq = deliveries.message_seq) <= ?`).run(now, now).changes;
+      this.indexText();
+      return n;
+    });
+  }
+
+  /** Adds the messages written since the last call to the full-text index (inside a write). */
+  private indexText(): void {
+    const { indexed_seq: from } = this.sql('SELECT indexed_seq FROM fts_progress WHERE id = 1').get() as { indexed_seq: number };
+    const { upto } = this.sql('SELECT coalesce(max(seq), 0) AS upto FROM messages').get() as { upto: number };
+    if (upto <= from) return;
+    this.sql('INSERT INTO messages_fts (rowid, content) SELECT seq, content FROM messages WHERE seq > ? AND seq <= ?').run(from, upto);
+    this.sql('UPDATE fts_progress SET indexed_seq = ? WHERE id = 1').run(upto);
   }
 
   private deliveriesOf(seqs: number[]): Map<number, DeliveryRow[]> {
@@ -385,12 +402,12 @@ export class SqliteStore implements Store {
     if (f.query) { where.push('m.seq IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)'); args.push(ftsQuery(f.query)); }
     const order = f.afterSeq !== undefined ? 'ASC' : 'DESC';
     const sql = `SELECT ${MSG_COLS} FROM messages m ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY m.seq ${order} LIMIT ?`;
-    return this.read(() => {
+    return (f.query ? this.write(() => this.indexText()) : Promise.resolve()).then(() => this.read(() => {
       const msgs = this.sql(sql).all(...args, f.limit) as MessageRow[];
       if (order === 'DESC') msgs.reverse();
       const dels = this.deliveriesOf(msgs.map((m) => m.seq));
       return msgs.map((m) => ({ message: m, deliveries: dels.get(m.seq) ?? [] }));
-    });
+    }));
   }
 
   hasWritten(fromKey: string, toKey: string): Promise<boolean> {
