@@ -105,11 +105,9 @@ export class Bus {
    * session's: a dm then costs two /proc reads instead of two per session on the machine.
    */
   private async liveHolder(key: string): Promise<SessionRow | undefined> {
-    for (const s of await this.store.openSessions()) {
-      if (s.name_key !== key) continue;
-      if (this.isAlive(s)) return s;
-      await this.store.endSession(s.id, 'process gone');
-    }
+    const s = await this.store.holderOf(key);
+    if (!s || this.isAlive(s)) return s;
+    await this.store.endSession(s.id, 'process gone');
     return undefined;
   }
 

@@ -200,6 +200,8 @@ export interface Store {
   getSession(id: string): Promise<SessionRow | undefined>;
   /** Sessions not marked ended (some may be dead: the bus checks and ends them). */
   openSessions(): Promise<SessionRow[]>;
+  /** The session not marked ended that holds this name, if any (through the one-holder index). */
+  holderOf(key: string): Promise<SessionRow | undefined>;
   getName(key: string): Promise<NameRow | undefined>;
   listNames(): Promise<NameRow[]>;
   reserveName(display: string, key: string, reserved: boolean): Promise<void>;

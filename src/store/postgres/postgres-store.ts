@@ -320,6 +320,10 @@ export class PostgresStore implements Store {
     return this.read(async (c) => (await c.query('SELECT * FROM cc_dm.sessions WHERE ended_at IS NULL ORDER BY started_at')).rows.map((r) => this.local(r)!));
   }
 
+  holderOf(key: string): Promise<SessionRow | undefined> {
+    return this.read(async (c) => this.local((await c.query('SELECT * FROM cc_dm.sessions WHERE name_key = $1 AND ended_at IS NULL', [key])).rows[0]));
+  }
+
   getName(key: string): Promise<NameRow | undefined> {
     return this.read(async (c) => (await c.query('SELECT * FROM cc_dm.names WHERE key = $1', [key])).rows[0]);
   }

@@ -275,6 +275,13 @@ export class SqliteStore implements Store {
     return this.read(() => this.sql('SELECT * FROM sessions WHERE ended_at IS NULL ORDER BY started_at').all().map(sessionFromRow));
   }
 
+  holderOf(key: string): Promise<SessionRow | undefined> {
+    return this.read(() => {
+      const r = this.sql('SELECT * FROM sessions WHERE name_key = ? AND ended_at IS NULL').get(key);
+      return r ? sessionFromRow(r) : undefined;
+    });
+  }
+
   getName(key: string): Promise<NameRow | undefined> {
     return this.read(() => {
       const r = this.sql('SELECT * FROM names WHERE key = ?').get(key);
