@@ -3,10 +3,11 @@
  * whose payload is the recipient's name key (mail) or session id (a permission verdict); each
  * server keeps one dedicated connection LISTENing and reads its mailbox when a payload is its own.
  *
- * One shared channel rather than one per session: PostgreSQL wakes every listening backend of
- * the database on any NOTIFY anyway, and measured on the bench (2 CPUs, 16 servers), a channel
- * per session gave a broadcast p99 of 270-360 ms against 50-115 ms for the shared channel, and
- * a dm p99 of 30-44 ms against 17-18 ms.
+ * One shared channel rather than one per session, because it measured better: on the bench
+ * (2 CPUs, 16 servers, two runs each, alternated) a channel per session gave a broadcast p99 of
+ * 270-360 ms against 50-115 ms for the shared channel, and a dm p99 of 30-44 ms against 17-18 ms.
+ * Filtering a few foreign rings in JavaScript costs less than whatever PostgreSQL spends on many
+ * channels. Hearing every ring also gives the store a cheap change counter (see heard).
  *
  * The store itself rings, inside the statement that writes the mail (insertMessage) or the
  * verdict (decidePermission): PostgreSQL delivers the NOTIFY at commit. So ring() here has
@@ -15,7 +16,7 @@
  * NOTIFY is only a latency hint (as pg-boss says): the tables are the truth and the fallback
  * poll always runs. Notifications sent while the LISTEN connection is down are lost, so after a
  * reconnect the server LISTENs again and reads its mailbox at once. A LISTEN connection can
- * also die silently (a machine or NAT gone): a cheap query every 30 s finds that out.
+ * also die silently (a machine or NAT gone): a cheap query every 15 s finds that out.
  */
 import type pg from 'pg';
 import type { Doorbell } from '../../wake/doorbell.js';
