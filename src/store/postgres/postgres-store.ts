@@ -25,6 +25,7 @@ import type {
 import { clientConfig, describeUrl, downError, isRetryable, translate } from './connection.js';
 import { MIGRATION_LOCK, PG_MIGRATIONS, PG_SCHEMA } from './migrations.js';
 import { NotifyDoorbell, RING_CHANNEL } from './notify-doorbell.js';
+import { splitRow } from '../rows.js';
 
 export interface PostgresOptions {
   url: string;
@@ -496,18 +497,4 @@ export class PostgresStore implements Store {
   listPermissions(pendingOnly: boolean): Promise<PermissionRow[]> {
     return this.read(async (c) => (await c.query(`SELECT * FROM cc_dm.permissions ${pendingOnly ? `WHERE state = 'pending'` : ''} ORDER BY id DESC LIMIT 500`)).rows);
   }
-}
-
-function splitRow(r: any): PendingDelivery {
-  const message: MessageRow = {
-    seq: r.seq, id: r.id, kind: r.kind, from_name: r.from_name, from_key: r.from_key, from_session: r.from_session,
-    sender_kind: r.sender_kind, to_name: r.to_name, project: r.project, content: r.content, priority: r.priority,
-    message_type: r.message_type, thread_id: r.thread_id, sent_at: r.sent_at, expires_at: r.expires_at,
-  };
-  const delivery: DeliveryRow = {
-    message_seq: r.message_seq, recipient_key: r.recipient_key, recipient_name: r.recipient_name, state: r.state,
-    queued_at: r.queued_at, delivered_at: r.delivered_at, delivered_via: r.delivered_via, delivered_session: r.delivered_session,
-    replied_at: r.replied_at, expired_at: r.expired_at, expire_reason: r.expire_reason,
-  };
-  return { message, delivery };
 }
