@@ -17,6 +17,18 @@ import { findPgBin } from './system.mjs';
 
 const RUN_AS = 'postgres';
 
+/**
+ * Servers still running when this process exits (a crash, an uncaught exception, process.exit)
+ * are stopped and deleted then, so no test run leaves a postmaster behind. pg_ctl runs
+ * synchronously, as an 'exit' handler must.
+ */
+const live = new Set();
+process.on('exit', () => {
+  for (const h of live) {
+    try { h.stopNow(); } catch { /* best effort while exiting */ }
+  }
+});
+
 function isRoot() {
   return process.getuid?.() === 0;
 }
@@ -136,7 +148,8 @@ export async function startPostgres({ fsync = false } = {}) {
       await handle.down(mode);
       await handle.up();
     },
-    async stop() {
+    stopNow() {
+      live.delete(handle);
       try {
         if (running) pgRun(pgCtl, ['-D', data, '-m', 'immediate', '-w', 'stop'], { user });
         running = false;
@@ -144,7 +157,11 @@ export async function startPostgres({ fsync = false } = {}) {
         rmSync(dir, { recursive: true, force: true });
       }
     },
+    async stop() {
+      handle.stopNow();
+    },
   };
+  live.add(handle);
   return handle;
 }
 
