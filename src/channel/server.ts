@@ -43,6 +43,21 @@ function fail(e: unknown, log: Logger): ToolResult {
   return { content: [{ type: 'text', text: JSON.stringify({ success: false, error, code }) }], isError: true };
 }
 
+/** A doorbell with a connection of its own (LISTEN) says when it loses it and gets it back. */
+function watchDoorbell(doorbell: object, log: Logger): void {
+  if (!('onStateChange' in doorbell)) return;
+  let lostAt: number | undefined;
+  (doorbell as { onStateChange: (state: 'listening' | 'lost', detail?: string) => void }).onStateChange = (state, detail) => {
+    if (state === 'lost') {
+      lostAt ??= Date.now();
+      log.warn(`doorbell: LISTEN connection lost (${detail ?? 'unknown'}); reconnecting, the poll delivers meanwhile`);
+    } else if (lostAt !== undefined) {
+      log.info(`doorbell: LISTEN re-established after ${Date.now() - lostAt} ms; reading the mailbox`);
+      lostAt = undefined;
+    }
+  };
+}
+
 export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   let cfg: Config;
   try {
@@ -102,7 +117,9 @@ export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void>
     let store: Store | undefined;
     try {
       store = await openStore(cfg);
-      const started = await Session.start(new Bus(store, cfg, openDoorbell(cfg, store)), target, { cwd: process.cwd(), canPush: pushAtStart, client: null });
+      const doorbell = openDoorbell(cfg, store);
+      watchDoorbell(doorbell, log);
+      const started = await Session.start(new Bus(store, cfg, doorbell), target, { cwd: process.cwd(), canPush: pushAtStart, client: null });
       session = started;
       started.onError = (e) => log.warn(`delivery: ${errorText(e)}`);
       started.onOrphaned = () => void shutdown('parent process gone');

@@ -79,7 +79,11 @@ describe('postgres: faults', () => {
     const r = await a.call('dm', { to: 'receiver', content: 'after an immediate restart' });
     assert.equal(r.isError, false, JSON.stringify(r.body));
     await b.waitFor((p) => p.pushes.at(-1)?.content === 'after an immediate restart', 10_000, 'a dm after an immediate restart');
-    for (const p of [a, b]) assert.ok(!p.stderrText.includes(db.password), 'no password in stderr');
+    for (const p of [a, b]) {
+      assert.ok(!p.stderrText.includes(db.password), 'no password in stderr');
+      assert.match(p.stderrText, /doorbell: LISTEN connection lost/, 'the log says the doorbell was lost');
+      assert.match(p.stderrText, /doorbell: LISTEN re-established after \d+ ms/, 'and that it is back');
+    }
   });
 
   test('PostgreSQL down at start: a clear error, the server keeps running and retries, then works', async () => {
