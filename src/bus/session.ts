@@ -113,13 +113,39 @@ export class Session {
     poll.unref();
     this.timers.push(poll);
     if (this.bus.store.capabilities.multiHost) {
-      const hb = setInterval(() => {
-        this.bus.store.updateSession(this.row.id, { heartbeat_at: Date.now() }).catch((e) => this.onError(e));
-      }, cfg.heartbeatMs);
+      const hb = setInterval(() => this.heartbeat().catch((e) => this.onError(e)), cfg.heartbeatMs);
       hb.unref();
       this.timers.push(hb);
     }
   }
+
+  /**
+   * Across machines a session is alive while its heartbeat is fresh. One that was frozen (or cut
+   * off from the database) past the expiry was ended by another host, and its name may have been
+   * taken back by a successor: it must not go on receiving and sending as that name. So it joins
+   * again as a new session, under the launch rules: its name if nobody took it, else a variant.
+   */
+  private async heartbeat(): Promise<void> {
+    await this.bus.store.updateSession(this.row.id, { heartbeat_at: Date.now() });
+    const row = await this.bus.store.getSession(this.row.id);
+    if (!row || row.ended_at === null || this.stopped) return;
+    const previous = this.name;
+    const id = sessionId();
+    const now = Date.now();
+    const { name, name_key: _k, name_source: _s, wanted_name: _w, ended_at: _e, end_reason: _r, ...rest } = this.row;
+    const result = await this.bus.store.claimName({
+      sessionId: id, name: this.row.wanted_name ?? previous,
+      source: this.row.name_source === 'variant' ? (this.bus.config.sessionName ? 'env' : 'auto') : (this.row.name_source ?? 'auto'),
+      newSession: { ...rest, id, doorbell: this.bus.doorbell.addressFor(id), started_at: now, last_active_at: now, heartbeat_at: now },
+    }, claimRules('env'), this.bus.isAlive);
+    if (!result.ok) throw new CcDmError(result.code, result.message);
+    this.row = result.session;
+    this.onRejoined(previous, this.name);
+    this.kick();
+  }
+
+  /** Called after a session ended by another host joined again (possibly under a variant). */
+  onRejoined: (previous: string, now: string) => void = () => {};
 
   /** The fallback poll: correctness when a ring was lost, expiry, and the orphan check. */
   private tick(): void {

@@ -15,6 +15,8 @@ const THREAD_RE = /^[A-Za-z0-9._:-]{1,64}$/;
 
 const content = z.string({ required_error: 'content is required', invalid_type_error: 'content must be a string' })
   .refine((s) => s.trim().length > 0, { message: 'content is empty: write the message text' })
+  // PostgreSQL cannot store NUL in text; refused on every store, so both behave alike.
+  .refine((s) => !s.includes('\u0000'), { message: 'content contains a NUL character (\\u0000), which cannot be stored: remove it' })
   .refine((s) => Buffer.byteLength(s, 'utf8') <= CONTENT_MAX_BYTES, {
     message: `content is longer than the limit of ${CONTENT_MAX_BYTES} bytes (64 KiB): split it into several messages or send a file path instead`,
   });

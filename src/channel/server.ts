@@ -123,6 +123,7 @@ export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void>
       session = started;
       started.onError = (e) => log.warn(`delivery: ${errorText(e)}`);
       started.onOrphaned = () => void shutdown('parent process gone');
+      started.onRejoined = (previous, now) => log.warn(`this session was ended by another host (no heartbeat within the expiry); joined again, running as "${now}"${now === previous ? '' : ` (was "${previous}")`}`);
       if (started.row.wanted_name) log.warn(`the name "${started.row.wanted_name}" is held by a live session; running as "${started.name}"`);
       if (store.kind === 'sqlite' && cfg.wake) {
         const open = new Set((await started.bus.liveSessions()).map((x) => x.doorbell).filter((d): d is string => !!d));

@@ -103,6 +103,38 @@ describe('postgres: several hosts', () => {
     assert.equal(successor.pushes[0]!.content, 'for whoever runs as worker next');
   });
 
+  test('a session that comes back after expiring, with its name taken meanwhile, rejoins under a variant: no zombie', async () => {
+    const w = await world();
+    const hb = { CC_DM_HEARTBEAT_MS: '500', CC_DM_HEARTBEAT_EXPIRY_MS: '1500' };
+    const watcher = await w.start('watcher-z', 'host-a', hb);
+    const old = await w.start('zworker', 'host-b', hb);
+    process.kill(old.pid!, 'SIGSTOP');
+    let gone = false;
+    for (const t0 = Date.now(); !gone && Date.now() - t0 < 10_000;) {
+      await sleep(200);
+      gone = !(await watcher.call('who')).body.sessions.some((s: any) => s.name === 'zworker');
+    }
+    assert.ok(gone, 'the frozen session expired');
+    const successor = await w.start('zworker', 'host-c', hb);
+    assert.equal((await successor.call('who')).body.you, 'zworker');
+    process.kill(old.pid!, 'SIGCONT');
+    // Its next heartbeat finds its row ended: it joins again, as a variant, since the name is held.
+    let rejoined = false;
+    for (const t0 = Date.now(); !rejoined && Date.now() - t0 < 10_000;) {
+      await sleep(200);
+      rejoined = (await old.call('who')).body.you === 'zworker-2';
+    }
+    assert.ok(rejoined, 'the resumed session runs as zworker-2');
+    assert.match(old.stderrText, /ended by another host.*running as "zworker-2"/);
+    await watcher.call('dm', { to: 'zworker', content: 'to the successor only' });
+    await successor.waitFor((p) => p.pushes.some((m) => m.content === 'to the successor only'), 5_000, 'the dm at the successor');
+    await sleep(500);
+    assert.ok(!old.pushes.some((m) => m.content === 'to the successor only'), 'the resumed session does not receive the successor\'s mail');
+    await old.call('dm', { to: 'watcher-z', content: 'from the old one' });
+    await watcher.waitFor((p) => p.pushes.some((m) => m.content === 'from the old one'), 5_000, 'the dm from the resumed session');
+    assert.equal(watcher.pushes.find((m) => m.content === 'from the old one')!.meta.from_session, 'zworker-2');
+  });
+
   test('a host whose clock is minutes off is judged by its real heartbeat, not by the clocks\' disagreement', async () => {
     const w = await world();
     const hb = { CC_DM_HEARTBEAT_MS: '500', CC_DM_HEARTBEAT_EXPIRY_MS: '1500' };

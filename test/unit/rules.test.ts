@@ -26,6 +26,7 @@ test('dm arguments: strict, typed, limits stated', () => {
   assert.throws(() => parseArgs(DmArgs, { to: 'a', content: 'b', from_session: 'h' }, 'dm'), /unknown argument\(s\) "from_session"/);
   assert.throws(() => parseArgs(DmArgs, { to: 'a', content: 'b', priority: '"x' }, 'dm'), /priority must be one of/);
   assert.throws(() => parseArgs(DmArgs, undefined, 'dm'), /to is required/);
+  assert.throws(() => parseArgs(DmArgs, { to: 'a', content: 'nul\u0000byte' }, 'dm'), /NUL character/);
   assert.throws(() => parseArgs(DmArgs, { to: 'a', content: 'é'.repeat(40000) }, 'dm'), /65536 bytes/, 'the limit counts bytes, not characters');
 });
 
