@@ -5,11 +5,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { stores } from '../support/stores.js';
+import { sqlite } from '../support/stores.js';
 import { World, cleanEnv } from '../support/world.js';
 import { BIN } from '../../src/channel/peer.js';
 
-const sqlite = stores().find((s) => s.kind === 'sqlite')!;
+// SQLite-specific: runs on SQLite whatever CC_DM_TEST_STORES selects.
 
 /** Another process holding the write lock for `ms` (as a stuck writer would). */
 function holdLock(db: string, ms: number) {

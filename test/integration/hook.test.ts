@@ -2,11 +2,11 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { stores } from '../support/stores.js';
+import { sqlite } from '../support/stores.js';
 import { World, cleanEnv } from '../support/world.js';
 import { BIN } from '../../src/channel/peer.js';
 
-const sqlite = stores().find((s) => s.kind === 'sqlite')!;
+// SQLite-specific: runs on SQLite whatever CC_DM_TEST_STORES selects.
 
 describe('SessionStart hook', () => {
   let w: World;

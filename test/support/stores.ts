@@ -15,7 +15,7 @@ export interface StoreFixture {
   fresh(): Promise<{ home: string; env: Record<string, string>; cleanup(): Promise<void> }>;
 }
 
-const sqlite: StoreFixture = {
+export const sqlite: StoreFixture = {
   kind: 'sqlite',
   async fresh() {
     const home = mkdtempSync(join(tmpdir(), 'ccdm-t-'));
