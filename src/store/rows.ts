@@ -1,6 +1,17 @@
 /** Row shapes shared by the backends. */
 import type { DeliveryRow, MessageRow, PendingDelivery } from './types.js';
 
+/** Delivery rows grouped by their message. */
+export function bySeq(rows: DeliveryRow[]): Map<number, DeliveryRow[]> {
+  const out = new Map<number, DeliveryRow[]>();
+  for (const r of rows) {
+    const list = out.get(r.message_seq) ?? [];
+    list.push(r);
+    out.set(r.message_seq, list);
+  }
+  return out;
+}
+
 /** Splits a joined message + delivery row (see MSG_COLS and DEL_COLS of each store). */
 export function splitRow(r: any): PendingDelivery {
   const message: MessageRow = {

@@ -25,7 +25,7 @@ import type {
 import { clientConfig, describeUrl, downError, isRetryable, translate } from './connection.js';
 import { MIGRATION_LOCK, PG_MIGRATIONS, PG_SCHEMA } from './migrations.js';
 import { NotifyDoorbell, RING_CHANNEL } from './notify-doorbell.js';
-import { splitRow } from '../rows.js';
+import { bySeq, splitRow } from '../rows.js';
 
 export interface PostgresOptions {
   url: string;
@@ -393,15 +393,9 @@ export class PostgresStore implements Store {
   }
 
   private async deliveriesOf(c: Q, seqs: number[]): Promise<Map<number, DeliveryRow[]>> {
-    const out = new Map<number, DeliveryRow[]>();
-    if (seqs.length === 0) return out;
+    if (seqs.length === 0) return new Map();
     const rows = (await c.query(`SELECT ${DEL_COLS} FROM cc_dm.deliveries d WHERE d.message_seq = ANY($1::bigint[]) ORDER BY d.recipient_key COLLATE "C"`, [seqs])).rows as DeliveryRow[];
-    for (const r of rows) {
-      const list = out.get(r.message_seq) ?? [];
-      list.push(r);
-      out.set(r.message_seq, list);
-    }
-    return out;
+    return bySeq(rows);
   }
 
   trace(messageId: string): Promise<Trace | undefined> {

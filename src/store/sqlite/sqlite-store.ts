@@ -18,7 +18,7 @@ import type {
   Behavior, ClaimDecider, ClaimRequest, ClaimResult, DeliveryRow, HistoryFilter, MessageRow, NameRow, NewMessage,
   NewPermission, PendingDelivery, PermissionRow, Recipient, ReplyMark, SenderKind, SessionPatch, SessionRow, Store, Trace,
 } from '../types.js';
-import { splitRow } from '../rows.js';
+import { bySeq, splitRow } from '../rows.js';
 
 type DB = Database.Database;
 
@@ -368,16 +368,10 @@ export class SqliteStore implements Store {
   }
 
   private deliveriesOf(seqs: number[]): Map<number, DeliveryRow[]> {
-    const out = new Map<number, DeliveryRow[]>();
-    if (seqs.length === 0) return out;
+    if (seqs.length === 0) return new Map();
     const rows = this.sql(`SELECT ${DEL_COLS} FROM deliveries d WHERE d.message_seq IN (SELECT value FROM json_each(?)) ORDER BY d.recipient_key`)
       .all(JSON.stringify(seqs)) as DeliveryRow[];
-    for (const r of rows) {
-      const list = out.get(r.message_seq) ?? [];
-      list.push(r);
-      out.set(r.message_seq, list);
-    }
-    return out;
+    return bySeq(rows);
   }
 
   trace(messageId: string): Promise<Trace | undefined> {
