@@ -8,6 +8,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freshDatabase } from '../integration/postgres-support.js';
 
 export interface StoreFixture {
   kind: 'sqlite' | 'postgres';
@@ -31,30 +32,18 @@ export function stores(): StoreFixture[] {
   return only ? list.filter((s) => only.includes(s.kind)) : list;
 }
 
-let dbCounter = 0;
-
 function postgresFixture(adminUrl: string): StoreFixture {
   return {
     kind: 'postgres',
     async fresh() {
-      const { default: pg } = await import('pg');
       const home = mkdtempSync(join(tmpdir(), 'ccdm-t-'));
-      const db = `ccdm_t_${process.pid}_${++dbCounter}_${Date.now().toString(36)}`;
-      const admin = new pg.Client({ connectionString: adminUrl });
-      await admin.connect();
-      await admin.query(`CREATE DATABASE ${db}`);
-      await admin.end();
-      const url = new URL(adminUrl);
-      url.pathname = `/${db}`;
+      const db = await freshDatabase(adminUrl);
       return {
         home,
-        env: { CC_DM_HOME: home, CC_DM_DATABASE_URL: url.toString() },
+        env: { CC_DM_HOME: home, CC_DM_DATABASE_URL: db.url },
         cleanup: async () => {
           rmSync(home, { recursive: true, force: true });
-          const a = new pg.Client({ connectionString: adminUrl });
-          await a.connect();
-          await a.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`).catch(() => {});
-          await a.end();
+          await db.drop();
         },
       };
     },
