@@ -72,7 +72,7 @@ export class Bus {
     return live;
   }
 
-  private senderName(from: Sender): { name: string; key: string; project: string | null; session: string | null } {
+  senderName(from: Sender): { name: string; key: string; project: string | null; session: string | null } {
     if (from.kind === 'human') return { name: HUMAN.name, key: HUMAN.key, project: null, session: null };
     const s = from.session;
     return { name: s.name!, key: s.name_key!, project: s.project, session: s.id };
@@ -104,7 +104,7 @@ export class Bus {
    * The live session holding a name, if any. Only its holder's process is checked, not every open
    * session's: a dm then costs two /proc reads instead of two per session on the machine.
    */
-  private async liveHolder(key: string): Promise<SessionRow | undefined> {
+  async liveHolder(key: string): Promise<SessionRow | undefined> {
     const s = await this.store.holderOf(key);
     if (!s || this.isAlive(s)) return s;
     await this.store.endSession(s.id, 'process gone');
@@ -183,7 +183,8 @@ export class Bus {
     return result;
   }
 
-  private insert(from: Sender, me: ReturnType<Bus['senderName']>, kind: MessageKind, toName: string | null,
+  /** Stores one message with a delivery row per recipient; the sender is stamped from `from`. */
+  insert(from: Sender, me: ReturnType<Bus['senderName']>, kind: MessageKind, toName: string | null,
     args: { content: string; priority?: string; message_type?: string; thread_id?: string; ttl_s?: number }, recipients: Recipient[],
     reply?: { recipientKey: string; senderKey: string; thread_id: string | null }): Promise<MessageRow> {
     const now = Date.now();

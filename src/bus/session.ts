@@ -8,7 +8,7 @@ import { CcDmError } from '../errors.js';
 import type { Behavior, PermissionRow, SessionRow, Trace } from '../store/types.js';
 import { Bus, type Sender, type SenderPolicy } from './bus.js';
 import { claimRules } from './claim.js';
-import { messageId, sessionId } from './ids.js';
+import { sessionId } from './ids.js';
 import { processStart } from './liveness.js';
 import { checkName, checkProject, checkRole, nameKey, RESERVED_NAMES } from './names.js';
 import type { BroadcastArgs, DmArgs } from './validate.js';
@@ -350,13 +350,11 @@ export class Session {
         p.input_preview ? `Input: ${p.input_preview}` : '',
         `You are this session's approver. To answer, call dm with to: "${this.name}" and content exactly "yes ${perm.request_id}" to allow or "no ${perm.request_id}" to deny.`,
       ].filter(Boolean).join('\n');
-      const now = Date.now();
-      const holder = (await this.bus.liveSessions()).find((s) => s.name_key === approverKey);
-      await this.bus.store.insertMessage({
-        id: messageId(now), kind: 'permission_request', from_name: this.name, from_key: this.key,
-        from_session: this.row.id, sender_kind: 'session', to_name: cfg.permissionApprover!, project: this.row.project,
-        content, priority: 'urgent', message_type: 'question', thread_id: `perm:${perm.request_id}`, sent_at: now, expires_at: now + 3600_000,
-      }, [{ key: approverKey, display: holder?.name ?? cfg.permissionApprover! }]);
+      const holder = await this.bus.liveHolder(approverKey);
+      const from = this.sender();
+      await this.bus.insert(from, this.bus.senderName(from), 'permission_request', cfg.permissionApprover!,
+        { content, priority: 'urgent', message_type: 'question', thread_id: `perm:${perm.request_id}`, ttl_s: 3600 },
+        [{ key: approverKey, display: holder?.name ?? cfg.permissionApprover! }]);
       if (holder) this.bus.doorbell.ring([holder]);
     }
     return perm;
