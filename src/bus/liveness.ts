@@ -6,16 +6,26 @@
 import { readFileSync } from 'node:fs';
 import type { SessionRow } from '../store/types.js';
 
-/** Field 22 of /proc/<pid>/stat: start time in clock ticks since boot; null where /proc is absent. */
-export function processStart(pid: number): string | null {
+/** The fields of /proc/<pid>/stat after the command name (field 3 onwards); null where /proc is absent. */
+function statFields(pid: number): string[] | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return rest[19] ?? null;
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return null;
   }
+}
+
+/** Field 22 of /proc/<pid>/stat: start time in clock ticks since boot; null where /proc is absent. */
+export function processStart(pid: number): string | null {
+  return statFields(pid)?.[19] ?? null;
+}
+
+/** Field 4 of /proc/<pid>/stat: the parent pid. */
+export function parentOf(pid: number): number | undefined {
+  const ppid = statFields(pid)?.[1];
+  return ppid === undefined ? undefined : Number(ppid);
 }
 
 export function pidAlive(pid: number, start: string | null): boolean {

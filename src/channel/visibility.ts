@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { PushMode } from '../config.js';
+import { parentOf } from '../bus/liveness.js';
 
 const CHANNEL_FLAGS = ['--channels', '--dangerously-load-development-channels'];
 
@@ -14,15 +15,6 @@ function cmdline(pid: number): string[] | undefined {
   try {
     const raw = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
     return raw.split('\0').filter(Boolean);
-  } catch {
-    return undefined;
-  }
-}
-
-function parentOf(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
   } catch {
     return undefined;
   }

@@ -4,20 +4,13 @@
  * finds its own session by the Claude Code process both it and the channel server descend from.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { readFileSync } from 'node:fs';
 import type { CliContext } from './context.js';
 import type { SessionRow } from '../store/types.js';
+import { parentOf } from '../bus/liveness.js';
 
 function ancestors(depth = 5): number[] {
   const out: number[] = [];
-  let pid = process.ppid;
-  for (let i = 0; i < depth && pid > 1; i++) {
-    out.push(pid);
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      pid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    } catch { break; }
-  }
+  for (let pid: number | undefined = process.ppid; out.length < depth && pid && pid > 1; pid = parentOf(pid)) out.push(pid);
   return out;
 }
 
