@@ -5,7 +5,7 @@
  */
 import { CcDmError } from '../errors.js';
 import type { Config } from '../config.js';
-import type { Behavior, MessageKind, MessageRow, NameRow, PermissionRow, Recipient, SessionRow, Store, Trace } from '../store/types.js';
+import type { Behavior, MessageKind, MessageRow, NameRow, NewMail, PermissionRow, Recipient, ReplyMark, SessionRow, Store, Trace } from '../store/types.js';
 import type { Doorbell } from '../wake/doorbell.js';
 import { isSessionAlive } from './liveness.js';
 import { distance, nameKey, checkName } from './names.js';
@@ -50,6 +50,17 @@ export interface BroadcastResult {
   recipients: { name: string; can_receive_push: boolean }[];
   note?: string;
 }
+
+/** A send checked and ready to store, with the tool result to give once it is stored. */
+export interface PreparedSend<R> {
+  mail: NewMail;
+  /** Sessions to ring once it is committed. */
+  ring: SessionRow[];
+  result(stored: MessageRow): R;
+}
+
+/** What a prepared call does: store a send, or act at once (a permission verdict). */
+export type Step<R> = PreparedSend<R> | { run(): Promise<R> };
 
 export class Bus {
   constructor(
@@ -130,7 +141,36 @@ export class Bus {
     }
   }
 
+  /** Sends a dm (or records a verdict), alone: the CLI's and the console's way. */
   async dm(from: Sender, args: DmArgs): Promise<SendResult | VerdictResult> {
+    return this.perform(await this.prepareDm(from, args));
+  }
+
+  async broadcast(from: Sender, args: BroadcastArgs, opts: { project?: string } = {}): Promise<BroadcastResult> {
+    return this.perform(await this.prepareBroadcast(from, args, opts));
+  }
+
+  /** Carries out one prepared step on its own. */
+  async perform<R>(step: Step<R>): Promise<R> {
+    if ('run' in step) return step.run();
+    return (await this.commit([step]))[0] as R;
+  }
+
+  /**
+   * Stores prepared sends in one transaction, in order, then rings their recipients. A session's
+   * pipelined sends come here together (GroupCommit): one commit for many messages.
+   */
+  async commit(sends: readonly PreparedSend<unknown>[]): Promise<unknown[]> {
+    const rows = await this.store.insertMessages(sends.map((s) => s.mail));
+    for (const s of sends) this.doorbell.ring(s.ring);
+    return sends.map((s, i) => s.result(rows[i]!));
+  }
+
+  /**
+   * Checks a dm and builds what to store; nothing is written yet. A dm whose whole text answers a
+   * pending permission request is a verdict instead, carried out by `run`.
+   */
+  async prepareDm(from: Sender, args: DmArgs): Promise<Step<SendResult | VerdictResult>> {
     const me = this.senderName(from);
     const to = await this.resolve(args.to, { queueIfUnknown: args.queue_if_unknown });
     if (to.key === me.key) throw new CcDmError('E_INVALID', `"${to.display}" is you: a dm to yourself has nowhere to go.`);
@@ -139,26 +179,30 @@ export class Bus {
     const verdict = parseVerdict(args.content);
     if (verdict) {
       const perm = await this.store.pendingPermission(to.key, verdict.requestId);
-      if (perm) return this.answerPermission(from, perm, verdict.behavior);
+      if (perm) return { run: () => this.answerPermission(from, perm, verdict.behavior) };
     }
 
     const holder = await this.liveHolder(to.key);
     await this.checkScope(me, to.key, holder?.project ?? to.row?.project ?? null, to.display);
-    const m = await this.insert(from, me, 'dm', to.display, args, [{ key: to.key, display: holder?.name ?? to.display }], {
+    const mail = this.mail(from, me, 'dm', to.display, args, [{ key: to.key, display: holder?.name ?? to.display }], {
       recipientKey: me.key, senderKey: to.key, thread_id: args.thread_id ?? null,
     });
-    if (holder) this.doorbell.ring([holder]);
-    const canPush = holder?.can_push ?? false;
-    const result: SendResult = {
-      success: true, message_id: m.id, sent_at: new Date(m.sent_at).toISOString(), state: 'queued', to: holder?.name ?? to.display,
-      recipient_online: !!holder, recipient_can_receive_push: canPush,
+    return {
+      mail, ring: holder ? [holder] : [],
+      result: (m): SendResult => {
+        const canPush = holder?.can_push ?? false;
+        const result: SendResult = {
+          success: true, message_id: m.id, sent_at: new Date(m.sent_at).toISOString(), state: 'queued', to: holder?.name ?? to.display,
+          recipient_online: !!holder, recipient_can_receive_push: canPush,
+        };
+        if (!holder) result.note = `"${to.display}" is not running: the message waits in its mailbox and is delivered when it starts again (time to live ${args.ttl_s ?? TTL_DEFAULT_S} s). Check with status.`;
+        else if (!canPush) result.note = `"${holder.name}" is running but its Claude Code does not show channel pushes: the message waits until it calls its inbox tool.`;
+        return result;
+      },
     };
-    if (!holder) result.note = `"${to.display}" is not running: the message waits in its mailbox and is delivered when it starts again (time to live ${args.ttl_s ?? TTL_DEFAULT_S} s). Check with status.`;
-    else if (!canPush) result.note = `"${holder.name}" is running but its Claude Code does not show channel pushes: the message waits until it calls its inbox tool.`;
-    return result;
   }
 
-  async broadcast(from: Sender, args: BroadcastArgs, opts: { project?: string } = {}): Promise<BroadcastResult> {
+  async prepareBroadcast(from: Sender, args: BroadcastArgs, opts: { project?: string } = {}): Promise<PreparedSend<BroadcastResult>> {
     const me = this.senderName(from);
     if (from.kind === 'session') {
       const allowed = from.config.broadcastAllowedRoles;
@@ -172,28 +216,35 @@ export class Bus {
     if (live.length === 0) {
       throw new CcDmError('E_UNKNOWN_RECIPIENT', `no other live session${project ? ` in project "${project}"` : ''} to broadcast to. Broadcasts reach running sessions only; dm a name to leave mail for a session that is down.`);
     }
-    const m = await this.insert(from, { ...me, project }, 'broadcast', null, args, live.map((s) => ({ key: s.name_key!, display: s.name! })));
-    this.doorbell.ring(live);
-    const result: BroadcastResult = {
-      success: true, message_id: m.id, sent_at: new Date(m.sent_at).toISOString(),
-      recipients: live.map((s) => ({ name: s.name!, can_receive_push: s.can_push })),
+    const mail = this.mail(from, { ...me, project }, 'broadcast', null, args, live.map((s) => ({ key: s.name_key!, display: s.name! })));
+    return {
+      mail, ring: live,
+      result: (m) => {
+        const result: BroadcastResult = {
+          success: true, message_id: m.id, sent_at: new Date(m.sent_at).toISOString(),
+          recipients: live.map((s) => ({ name: s.name!, can_receive_push: s.can_push })),
+        };
+        const blind = live.filter((s) => !s.can_push).map((s) => s.name);
+        if (blind.length) result.note = `${blind.join(', ')} cannot receive pushes: the message waits until they call their inbox tool.`;
+        return result;
+      },
     };
-    const blind = live.filter((s) => !s.can_push).map((s) => s.name);
-    if (blind.length) result.note = `${blind.join(', ')} cannot receive pushes: the message waits until they call their inbox tool.`;
-    return result;
   }
 
-  /** Stores one message with a delivery row per recipient; the sender is stamped from `from`. */
-  insert(from: Sender, me: ReturnType<Bus['senderName']>, kind: MessageKind, toName: string | null,
+  /** A message to store with a delivery row per recipient; the sender is stamped from `from`. */
+  mail(from: Sender, me: ReturnType<Bus['senderName']>, kind: MessageKind, toName: string | null,
     args: { content: string; priority?: string; message_type?: string; thread_id?: string; ttl_s?: number }, recipients: Recipient[],
-    reply?: { recipientKey: string; senderKey: string; thread_id: string | null }): Promise<MessageRow> {
+    reply?: ReplyMark): NewMail {
     const now = Date.now();
-    return this.store.insertMessage({
-      id: messageId(now), kind, from_name: me.name, from_key: me.key, from_session: me.session,
-      sender_kind: from.kind, to_name: toName, project: me.project, content: args.content,
-      priority: args.priority ?? null, message_type: args.message_type ?? null, thread_id: args.thread_id ?? null,
-      sent_at: now, expires_at: now + (args.ttl_s ?? TTL_DEFAULT_S) * 1000,
-    }, recipients, reply);
+    return {
+      message: {
+        id: messageId(now), kind, from_name: me.name, from_key: me.key, from_session: me.session,
+        sender_kind: from.kind, to_name: toName, project: me.project, content: args.content,
+        priority: args.priority ?? null, message_type: args.message_type ?? null, thread_id: args.thread_id ?? null,
+        sent_at: now, expires_at: now + (args.ttl_s ?? TTL_DEFAULT_S) * 1000,
+      },
+      recipients, reply,
+    };
   }
 
   // --- permission relay ---------------------------------------------------------------------

@@ -13,6 +13,7 @@ import { processStart } from './liveness.js';
 import { checkName, checkProject, checkRole, nameKey, RESERVED_NAMES } from './names.js';
 import type { BroadcastArgs, DmArgs } from './validate.js';
 import { RateLimit } from './rate.js';
+import { GroupCommit } from './group-commit.js';
 
 /** Where a session's mail goes: the channel server's notifications. */
 export interface PushTarget {
@@ -61,12 +62,14 @@ export class Session {
   private lastExpire = 0;
   private lastActiveWrite = 0;
   private readonly rate: RateLimit;
+  private readonly sends: GroupCommit;
   /** Called when the process must end (orphaned: its Claude Code is gone). */
   onOrphaned: () => void = () => {};
   onError: (e: unknown) => void = () => {};
 
   private constructor(readonly bus: Bus, public row: SessionRow, private readonly target: PushTarget, private readonly startPpid: number) {
     this.rate = new RateLimit(bus.config.rateLimit);
+    this.sends = new GroupCommit((batch) => bus.commit(batch));
   }
 
   static async start(bus: Bus, target: PushTarget, opts: SessionStart): Promise<Session> {
@@ -253,24 +256,12 @@ export class Session {
 
   dm(args: DmArgs) {
     this.rate.take();
-    return this.inOrder(() => this.bus.dm(this.sender(), args));
+    return this.sends.submit(() => this.bus.prepareDm(this.sender(), args));
   }
 
   broadcast(args: BroadcastArgs) {
     this.rate.take();
-    return this.inOrder(() => this.bus.broadcast(this.sender(), args));
-  }
-
-  /**
-   * Sends are accepted one at a time, in the order the calls arrived, so calls a client makes in
-   * parallel keep their order too (on PostgreSQL, concurrent inserts on pooled connections
-   * committed out of order: 79 of 300 pipelined dms in the benchmark).
-   */
-  private sends: Promise<unknown> = Promise.resolve();
-  private inOrder<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.sends.then(fn);
-    this.sends = run.catch(() => {});
-    return run;
+    return this.sends.submit(() => this.bus.prepareBroadcast(this.sender(), args));
   }
 
   async who(): Promise<Record<string, unknown>> {
@@ -352,10 +343,13 @@ export class Session {
       ].filter(Boolean).join('\n');
       const holder = await this.bus.liveHolder(approverKey);
       const from = this.sender();
-      await this.bus.insert(from, this.bus.senderName(from), 'permission_request', cfg.permissionApprover!,
-        { content, priority: 'urgent', message_type: 'question', thread_id: `perm:${perm.request_id}`, ttl_s: 3600 },
-        [{ key: approverKey, display: holder?.name ?? cfg.permissionApprover! }]);
-      if (holder) this.bus.doorbell.ring([holder]);
+      await this.bus.perform({
+        mail: this.bus.mail(from, this.bus.senderName(from), 'permission_request', cfg.permissionApprover!,
+          { content, priority: 'urgent', message_type: 'question', thread_id: `perm:${perm.request_id}`, ttl_s: 3600 },
+          [{ key: approverKey, display: holder?.name ?? cfg.permissionApprover! }]),
+        ring: holder ? [holder] : [],
+        result: () => undefined,
+      });
     }
     return perm;
   }

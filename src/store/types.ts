@@ -105,6 +105,13 @@ export interface MessageRow extends NewMessage {
   seq: number;
 }
 
+/** A message to store: its row, a delivery per recipient, and the replies it marks. */
+export interface NewMail {
+  message: NewMessage;
+  recipients: Recipient[];
+  reply?: ReplyMark;
+}
+
 export interface Recipient {
   key: string;
   display: string;
@@ -206,7 +213,11 @@ export interface Store {
   listNames(): Promise<NameRow[]>;
   reserveName(display: string, key: string, reserved: boolean): Promise<void>;
 
-  insertMessage(m: NewMessage, recipients: Recipient[], reply?: ReplyMark): Promise<MessageRow>;
+  /**
+   * Stores messages in one transaction, in the given order (the sends of one session that arrived
+   * together: a group commit). All are stored, or none.
+   */
+  insertMessages(mail: readonly NewMail[]): Promise<MessageRow[]>;
   pendingFor(recipientKey: string, limit: number, now: number): Promise<PendingDelivery[]>;
   countPending(recipientKey: string, now: number): Promise<number>;
   markDelivered(messageSeq: number, recipientKey: string, sessionId: string, via: 'push' | 'pull', at: number): Promise<boolean>;

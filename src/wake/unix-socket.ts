@@ -44,6 +44,8 @@ export class UnixSocketDoorbell implements Doorbell {
   private readonly accepted = new Set<Socket>();
   /** Connections to other sessions' doorbells, by address. */
   private readonly links = new Map<string, Socket>();
+  /** Doorbells to ring at the end of this turn of the event loop. */
+  private readonly due = new Set<string>();
 
   constructor(private readonly dir: string) {}
 
@@ -75,15 +77,25 @@ export class UnixSocketDoorbell implements Doorbell {
     this.path = path;
   }
 
+  /**
+   * Rings are sent at the end of the current turn of the event loop: the sends committed in one
+   * turn (pipelined calls) ring each recipient once, one write instead of one per message.
+   */
   ring(sessions: readonly { doorbell: string | null }[]): void {
-    for (const s of sessions) {
-      if (!s.doorbell || !s.doorbell.startsWith(this.dir)) continue;
-      let link = this.links.get(s.doorbell);
-      if (!link || link.destroyed) link = this.link(s.doorbell);
+    const first = this.due.size === 0;
+    for (const s of sessions) if (s.doorbell?.startsWith(this.dir)) this.due.add(s.doorbell);
+    if (first && this.due.size > 0) process.nextTick(() => this.flush());
+  }
+
+  private flush(): void {
+    for (const path of this.due) {
+      let link = this.links.get(path);
+      if (!link || link.destroyed) link = this.link(path);
       // A byte still waiting to leave (connecting, or a stopped recipient's buffer is full) will
       // ring after this commit anyway: no need to queue more, however long the recipient sleeps.
       if (link.writableLength === 0) link.write(RING);
     }
+    this.due.clear();
   }
 
   /** Opens a connection to a doorbell. A missing, refused or broken one is a lost ring: the poll delivers. */

@@ -130,6 +130,36 @@ for (const fx of stores()) {
       assert.deepEqual(rcv2.pushes.map((p) => p.content), Array.from({ length: 2000 }, (_, j) => `b${j}`));
     });
 
+    test('pipelined calls (all sent at once) are stored together yet answered as if each ran alone, in call order', async () => {
+      const rcv = await w.start('pipe-rcv');
+      const s = await w.start('pipe-src');
+      const calls: Promise<{ body: any; isError: boolean }>[] = [];
+      for (let j = 0; j < 300; j++) {
+        calls.push(s.call('dm', { to: 'pipe-rcv', content: `p${j}` }));
+        if (j === 100) {
+          // Mail for a name nobody has used makes it a mailbox: the next call, in the same burst,
+          // may count on it; a name that does not exist fails alone.
+          calls.push(s.call('dm', { to: 'pipe-later', content: 'first', queue_if_unknown: true }));
+          calls.push(s.call('dm', { to: 'pipe-later', content: 'second' }));
+          calls.push(s.call('dm', { to: 'pipe-nobody', content: 'lost?' }));
+        }
+      }
+      const results = await Promise.all(calls);
+      const failed = results.filter((r) => r.isError);
+      assert.equal(failed.length, 1, JSON.stringify(failed.map((r) => r.body)));
+      assert.equal(failed[0]!.body.code, 'E_UNKNOWN_RECIPIENT');
+      const later = results.filter((r) => !r.isError && r.body.to === 'pipe-later');
+      assert.deepEqual(later.map((r) => r.body.recipient_online), [false, false]);
+
+      await rcv.waitFor((p) => p.pushes.length >= 300, 60_000, '300 pipelined dms');
+      assert.deepEqual(rcv.pushes.map((p) => p.content), Array.from({ length: 300 }, (_, j) => `p${j}`));
+      const ids = results.filter((r) => !r.isError && r.body.to === 'pipe-rcv').map((r) => r.body.message_id);
+      assert.deepEqual(rcv.pushes.map((p) => p.meta.message_id), ids, 'each answer names the message its call stored');
+      const waiting = await w.start('pipe-later');
+      await waiting.waitFor((p) => p.pushes.length >= 2, 15_000, 'the mailbox of a name born in the burst');
+      assert.deepEqual(waiting.pushes.map((p) => p.content), ['first', 'second']);
+    });
+
     test('broadcast keeps the same guarantees: one row per recipient, a stopped recipient gets it when resumed', async () => {
       const s = await w.start('bc-src', { env: { CC_DM_SESSION_PROJECT: 'bcg' } });
       const r1 = await w.start('bc-r1', { env: { CC_DM_SESSION_PROJECT: 'bcg' } });

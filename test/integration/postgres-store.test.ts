@@ -121,10 +121,13 @@ describe('postgres: store', () => {
       let n = 0;
       for (const content of texts) {
         const now = Date.now() + n++;
-        await s.insertMessage({
-          id: `m_${n}`, kind: 'dm', from_name: 'a', from_key: 'a', from_session: null, sender_kind: 'human', to_name: 'b', project: null,
-          content, priority: null, message_type: null, thread_id: null, sent_at: now, expires_at: now + 60_000,
-        }, [{ key: 'b', display: 'b' }]);
+        await s.insertMessages([{
+          message: {
+            id: `m_${n}`, kind: 'dm', from_name: 'a', from_key: 'a', from_session: null, sender_kind: 'human', to_name: 'b', project: null,
+            content, priority: null, message_type: null, thread_id: null, sent_at: now, expires_at: now + 60_000,
+          },
+          recipients: [{ key: 'b', display: 'b' }],
+        }]);
       }
       const find = async (query: string) => (await s.history({ query, limit: 50 })).map((t) => t.message.content);
       assert.deepEqual(await find('deploy'), [texts[0], texts[3]], 'prefix and case');

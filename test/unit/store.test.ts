@@ -5,7 +5,7 @@ import { stores } from '../support/stores.js';
 import { loadConfig } from '../../src/config.js';
 import { openStore } from '../../src/store/open.js';
 import { claimRules } from '../../src/bus/claim.js';
-import type { NewMessage, NewSession, Store } from '../../src/store/types.js';
+import type { NewMessage, NewSession, Recipient, Store } from '../../src/store/types.js';
 
 const newSession = (id: string, over: Partial<NewSession> = {}): NewSession => ({
   id, role: null, project: null, cwd: '/', host: 'h', pid: process.pid, ppid: process.ppid, pid_start: null, ppid_start: null,
@@ -20,6 +20,7 @@ const msg = (from: string, over: Partial<NewMessage> = {}): NewMessage => {
   };
 };
 const alive = () => true;
+const insertOne = async (store: Store, m: NewMessage, recipients: Recipient[]) => (await store.insertMessages([{ message: m, recipients }]))[0]!;
 
 for (const fx of stores()) {
   describe(`store contract [${fx.kind}]`, () => {
@@ -57,9 +58,9 @@ for (const fx of stores()) {
 
     test('deliveries: pending in order, marked once, counted, expired only when due', async () => {
       const now = Date.now();
-      const m1 = await store.insertMessage(msg('x'), [{ key: 'rcv', display: 'rcv' }]);
-      const m2 = await store.insertMessage(msg('x'), [{ key: 'rcv', display: 'rcv' }]);
-      const old = await store.insertMessage(msg('x', { sent_at: now - 20_000, expires_at: now - 10_000 }), [{ key: 'rcv', display: 'rcv' }]);
+      const m1 = await insertOne(store, msg('x'), [{ key: 'rcv', display: 'rcv' }]);
+      const m2 = await insertOne(store, msg('x'), [{ key: 'rcv', display: 'rcv' }]);
+      const old = await insertOne(store, msg('x', { sent_at: now - 20_000, expires_at: now - 10_000 }), [{ key: 'rcv', display: 'rcv' }]);
       const pending = await store.pendingFor('rcv', 10, now);
       assert.deepEqual(pending.map((p) => p.message.id), [m1.id, m2.id], 'expired mail is never pending');
       assert.equal(await store.countPending('rcv', now), 2);
@@ -74,9 +75,31 @@ for (const fx of stores()) {
       assert.equal(await store.hasWritten('rcv', 'x'), false);
     });
 
+    test('a batch of messages is stored in order, in one transaction: all or none', async () => {
+      const batch = [msg('gx'), msg('gx'), msg('gx')].map((message) => ({ message, recipients: [{ key: 'grcv', display: 'grcv' }] }));
+      const rows = await store.insertMessages(batch);
+      assert.deepEqual(rows.map((r) => r.id), batch.map((b) => b.message.id));
+      assert.ok(rows[0]!.seq < rows[1]!.seq && rows[1]!.seq < rows[2]!.seq, 'sequence numbers follow the batch order');
+      assert.deepEqual((await store.pendingFor('grcv', 10, Date.now())).map((p) => p.message.id), rows.map((r) => r.id));
+      assert.ok(await store.getName('grcv'), 'mail for a new name makes it a mailbox');
+
+      // The third repeats the first one's id: the whole batch is refused, nothing of it stays.
+      const fresh = [msg('gx'), msg('gx')];
+      await assert.rejects(store.insertMessages([...fresh, batch[0]!.message].map((message) => ({ message, recipients: [{ key: 'grcv', display: 'grcv' }] }))));
+      for (const m of fresh) assert.equal(await store.trace(m.id), undefined, 'nothing of a failed batch is stored');
+
+      // A reply in a batch marks what its recipient had delivered, as a reply alone would.
+      await store.markDelivered(rows[0]!.seq, 'grcv', 'sg', 'push', Date.now());
+      await store.insertMessages([
+        { message: msg('grcv'), recipients: [{ key: 'gx', display: 'gx' }], reply: { recipientKey: 'grcv', senderKey: 'gx', thread_id: null } },
+      ]);
+      assert.equal((await store.trace(rows[0]!.id))!.deliveries[0]!.state, 'replied');
+      assert.equal((await store.trace(rows[1]!.id))!.deliveries[0]!.state, 'queued');
+    });
+
     test('a rename releases the old name and its queued mail follows', async () => {
       await store.claimName({ sessionId: 'sr', name: 'before', source: 'env', newSession: newSession('sr') }, claimRules('env'), alive);
-      const m = await store.insertMessage(msg('y'), [{ key: 'before', display: 'before' }]);
+      const m = await insertOne(store, msg('y'), [{ key: 'before', display: 'before' }]);
       const r = await store.claimName({ sessionId: 'sr', name: 'after', source: 'register', releasing: 'before' }, claimRules('register'), alive);
       assert.ok(r.ok);
       assert.equal((await store.getName('before'))!.released_to, 'after');
@@ -84,9 +107,9 @@ for (const fx of stores()) {
     });
 
     test('history filters by participant, peer, thread, words and position', async () => {
-      const a = await store.insertMessage(msg('ha', { content: 'alpha bravo', thread_id: 'th' }), [{ key: 'hb', display: 'hb' }]);
-      await store.insertMessage(msg('hb', { content: 'charlie delta' }), [{ key: 'ha', display: 'ha' }]);
-      await store.insertMessage(msg('hc', { content: 'bravo echo' }), [{ key: 'hd', display: 'hd' }]);
+      const a = await insertOne(store, msg('ha', { content: 'alpha bravo', thread_id: 'th' }), [{ key: 'hb', display: 'hb' }]);
+      await insertOne(store, msg('hb', { content: 'charlie delta' }), [{ key: 'ha', display: 'ha' }]);
+      await insertOne(store, msg('hc', { content: 'bravo echo' }), [{ key: 'hd', display: 'hd' }]);
       const content = (ts: { message: { content: string } }[]) => ts.map((t) => t.message.content);
       assert.deepEqual(content(await store.history({ participant: 'ha', limit: 10 })), ['alpha bravo', 'charlie delta']);
       assert.deepEqual(content(await store.history({ participant: 'ha', peer: 'hb', limit: 10 })), ['alpha bravo', 'charlie delta']);
@@ -113,18 +136,18 @@ for (const fx of stores()) {
     });
 
     test('prune keeps mail still waiting', async () => {
-      const waiting = await store.insertMessage(msg('pz', { sent_at: 1 }), [{ key: 'pq', display: 'pq' }]);
+      const waiting = await insertOne(store, msg('pz', { sent_at: 1 }), [{ key: 'pq', display: 'pq' }]);
       const r = await store.prune(Date.now() + 1);
       assert.ok(r.messages > 0);
       assert.ok(await store.trace(waiting.id));
     });
 
     test('search stays right across batches of indexing and a prune of messages never searched', async () => {
-      const a = await store.insertMessage(msg('fts', { content: 'zebra one', sent_at: 2 }), []);
+      const a = await insertOne(store, msg('fts', { content: 'zebra one', sent_at: 2 }), []);
       assert.deepEqual((await store.history({ query: 'zebra', limit: 10 })).map((t) => t.message.id), [a.id]);
-      const b = await store.insertMessage(msg('fts', { content: 'zebra two', sent_at: 3 }), []);
+      const b = await insertOne(store, msg('fts', { content: 'zebra two', sent_at: 3 }), []);
       await store.prune(10); // removes b (and a) before b was ever indexed
-      const c = await store.insertMessage(msg('fts', { content: 'zebra three' }), []);
+      const c = await insertOne(store, msg('fts', { content: 'zebra three' }), []);
       assert.deepEqual((await store.history({ query: 'zebra', limit: 10 })).map((t) => t.message.id), [c.id]);
       assert.equal(await store.trace(b.id), undefined);
       await store.expireDue(Date.now());

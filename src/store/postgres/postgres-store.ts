@@ -19,8 +19,8 @@ import { CcDmError } from '../../errors.js';
 import { nameKey } from '../../bus/names.js';
 import type { Doorbell } from '../../wake/doorbell.js';
 import type {
-  Behavior, ClaimDecider, ClaimRequest, ClaimResult, DeliveryRow, HistoryFilter, MessageRow, NameRow, NewMessage,
-  NewPermission, PendingDelivery, PermissionRow, Recipient, ReplyMark, SenderKind, SessionPatch, SessionRow, Store, Trace,
+  Behavior, ClaimDecider, ClaimRequest, ClaimResult, DeliveryRow, HistoryFilter, MessageRow, NameRow, NewMail,
+  NewPermission, PendingDelivery, PermissionRow, SenderKind, SessionPatch, SessionRow, Store, Trace,
 } from '../types.js';
 import { clientConfig, describeUrl, downError, isRetryable, translate } from './connection.js';
 import { MIGRATION_LOCK, PG_MIGRATIONS, PG_SCHEMA } from './migrations.js';
@@ -61,6 +61,33 @@ const FTS_MATCH = (param: string) => `to_tsvector('simple'::regconfig, m.content
     string_agg(quote_literal(replace(lexeme, E'\\\\', '')) || ':*', ' & ')) FROM unnest(to_tsvector('simple'::regconfig, ${param})))`;
 
 type Q = pg.PoolClient;
+
+/**
+ * One message as one statement. The NOTIFY (payload: each recipient's name key) is sent by
+ * PostgreSQL at commit: a ring never precedes the row it announces, and a sender dying right
+ * after its commit still rings.
+ */
+function insertStatement({ message: m, recipients, reply }: NewMail): { sql: string; args: unknown[] } {
+  const args: unknown[] = [m.id, m.kind, m.from_name, m.from_key, m.from_session, m.sender_kind, m.to_name, m.project, m.content,
+    m.priority, m.message_type, m.thread_id, m.sent_at, m.expires_at, recipients.map((r) => r.key), recipients.map((r) => r.display)];
+  let replied = '';
+  if (reply) {
+    args.push(reply.recipientKey, reply.senderKey, reply.thread_id);
+    replied = `, replied AS (UPDATE cc_dm.deliveries SET state = 'replied', replied_at = $13
+        WHERE recipient_key = $17 AND state = 'delivered' AND message_seq IN
+          (SELECT seq FROM cc_dm.messages WHERE from_key = $18 AND ($19::text IS NULL OR thread_id = $19)))`;
+  }
+  const sql = `WITH msg AS (INSERT INTO cc_dm.messages (id, kind, from_name, from_key, from_session, sender_kind, to_name, project,
+        content, priority, message_type, thread_id, sent_at, expires_at)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING seq),
+    dels AS (INSERT INTO cc_dm.deliveries (message_seq, recipient_key, recipient_name, state, queued_at)
+      SELECT msg.seq, r.k, r.n, 'queued', $13 FROM msg, unnest($15::text[], $16::text[]) AS r(k, n)),
+    -- Mail queued for a name nobody has held yet makes that name a mailbox.
+    mailbox AS (INSERT INTO cc_dm.names (key, display, created_at)
+      SELECT r.k, r.n, $13 FROM unnest($15::text[], $16::text[]) AS r(k, n) ON CONFLICT (key) DO NOTHING)${replied}
+    SELECT seq, (SELECT count(*) FROM (SELECT pg_notify('${RING_CHANNEL}', k) FROM unnest($15::text[]) AS k) AS n) AS rung FROM msg`;
+  return { sql, args };
+}
 
 export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
@@ -341,34 +368,28 @@ export class PostgresStore implements Store {
   // --- messages -----------------------------------------------------------------------------
 
   /**
-   * The message, its delivery rows, the reply mark and the recipients' doorbells in one
-   * statement (data-modifying CTEs are atomic): one round trip on the hot path instead of six.
-   * The NOTIFY (payload: each recipient's name key) is sent by PostgreSQL at commit: a ring
-   * never precedes the row it announces, and a sender dying right after its commit still rings.
+   * Each message, its delivery rows, the reply mark and the recipients' doorbells are one
+   * statement (data-modifying CTEs are atomic): one round trip per message instead of six.
    */
-  insertMessage(m: NewMessage, recipients: Recipient[], reply?: ReplyMark): Promise<MessageRow> {
-    const args: unknown[] = [m.id, m.kind, m.from_name, m.from_key, m.from_session, m.sender_kind, m.to_name, m.project, m.content,
-      m.priority, m.message_type, m.thread_id, m.sent_at, m.expires_at, recipients.map((r) => r.key), recipients.map((r) => r.display)];
-    let replied = '';
-    if (reply) {
-      args.push(reply.recipientKey, reply.senderKey, reply.thread_id);
-      replied = `, replied AS (UPDATE cc_dm.deliveries SET state = 'replied', replied_at = $13
-          WHERE recipient_key = $17 AND state = 'delivered' AND message_seq IN
-            (SELECT seq FROM cc_dm.messages WHERE from_key = $18 AND ($19::text IS NULL OR thread_id = $19)))`;
-    }
-    const sql = `WITH msg AS (INSERT INTO cc_dm.messages (id, kind, from_name, from_key, from_session, sender_kind, to_name, project,
-          content, priority, message_type, thread_id, sent_at, expires_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING seq),
-      dels AS (INSERT INTO cc_dm.deliveries (message_seq, recipient_key, recipient_name, state, queued_at)
-        SELECT msg.seq, r.k, r.n, 'queued', $13 FROM msg, unnest($15::text[], $16::text[]) AS r(k, n))${replied}
-      SELECT seq, (SELECT count(*) FROM (SELECT pg_notify('${RING_CHANNEL}', k) FROM unnest($15::text[]) AS k) AS n) AS rung FROM msg`;
-    return this.run(false, async (c, attempt) => {
+  insertMessages(mail: readonly NewMail[]): Promise<MessageRow[]> {
+    const statements = mail.map(insertStatement);
+    // One message is one statement, committed on its own; several are one transaction.
+    return this.run(mail.length > 1, async (c, attempt) => {
       if (attempt > 0) {
-        // A retry whose first attempt did commit (the connection broke before the answer came): already stored.
-        const done = (await c.query('SELECT seq FROM cc_dm.messages WHERE id = $1', [m.id])).rows[0];
-        if (done) return { ...m, seq: done.seq as number };
+        // A retry whose first attempt did commit (the connection broke before the answer came):
+        // already stored, all of them or none (one transaction).
+        const done = (await c.query('SELECT id, seq FROM cc_dm.messages WHERE id = ANY($1::text[])', [mail.map((x) => x.message.id)])).rows;
+        if (done.length) {
+          const seqOf = new Map(done.map((r) => [r.id as string, r.seq as number]));
+          return mail.map(({ message: m }) => ({ ...m, seq: seqOf.get(m.id)! }));
+        }
       }
-      return { ...m, seq: (await c.query(sql, args)).rows[0].seq as number };
+      const rows: MessageRow[] = [];
+      for (let i = 0; i < mail.length; i++) {
+        const { sql, args } = statements[i]!;
+        rows.push({ ...mail[i]!.message, seq: (await c.query(sql, args)).rows[0].seq as number });
+      }
+      return rows;
     });
   }
 

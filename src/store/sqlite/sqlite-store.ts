@@ -15,8 +15,8 @@ import { nameKey } from '../../bus/names.js';
 import { ftsQuery } from '../fts.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import type {
-  Behavior, ClaimDecider, ClaimRequest, ClaimResult, DeliveryRow, HistoryFilter, MessageRow, NameRow, NewMessage,
-  NewPermission, PendingDelivery, PermissionRow, Recipient, ReplyMark, SenderKind, SessionPatch, SessionRow, Store, Trace,
+  Behavior, ClaimDecider, ClaimRequest, ClaimResult, DeliveryRow, HistoryFilter, MessageRow, NameRow, NewMail,
+  NewPermission, PendingDelivery, PermissionRow, SenderKind, SessionPatch, SessionRow, Store, Trace,
 } from '../types.js';
 import { bySeq, splitRow } from '../rows.js';
 
@@ -303,8 +303,8 @@ export class SqliteStore implements Store {
 
   // --- messages -----------------------------------------------------------------------------
 
-  insertMessage(m: NewMessage, recipients: Recipient[], reply?: ReplyMark): Promise<MessageRow> {
-    return this.write(() => {
+  insertMessages(mail: readonly NewMail[]): Promise<MessageRow[]> {
+    return this.write(() => mail.map(({ message: m, recipients, reply }) => {
       const { seq } = this.sql(`INSERT INTO messages (id, kind, from_name, from_key, from_session, sender_kind, to_name, project,
           content, priority, message_type, thread_id, sent_at, expires_at)
         VALUES (@id, @kind, @from_name, @from_key, @from_session, @sender_kind, @to_name, @project, @content, @priority,
@@ -323,7 +323,7 @@ export class SqliteStore implements Store {
           .run(m.sent_at, reply.recipientKey, reply.senderKey, reply.thread_id, reply.thread_id);
       }
       return { ...m, seq };
-    });
+    }));
   }
 
   pendingFor(recipientKey: string, limit: number, now: number): Promise<PendingDelivery[]> {
