@@ -6,7 +6,8 @@
  */
 import type { Cluster } from './harness.js';
 import { processTree, treeCpuSeconds, treeRssMb } from './proc.js';
-import { fig, le, type Figure } from './report.js';
+import { fig, type Figure } from './report.js';
+import { atMost, type PerfTargets } from './targets.js';
 import { median, percentile, sleep } from './stats.js';
 
 export interface IdleOptions {
@@ -17,6 +18,7 @@ export interface IdleOptions {
    * memory reducer runs its full GCs (about 40 ms of CPU per server, some 8 s after start).
    */
   settleMs: number;
+  targets: PerfTargets;
 }
 
 export async function idle(c: Cluster, o: IdleOptions): Promise<Figure[]> {
@@ -36,11 +38,11 @@ export async function idle(c: Cluster, o: IdleOptions): Promise<Figure[]> {
   const rss = pids.map((p) => treeRssMb(p));
   const label = `${o.sessions} idle sessions, ${o.idleSeconds} s`;
   return [
-    fig(label, 'CPU, all process trees', cpu, 's', le(0.1 * o.sessions / 20 * o.idleSeconds / 30)),
+    fig(label, 'CPU, all process trees', cpu, 's', atMost(o.targets.idleCpuS && o.targets.idleCpuS * o.sessions / 20 * o.idleSeconds / 30)),
     fig(label, `CPU in the ${o.settleMs / 1000} s before (start-up GCs)`, before - atReady, 's'),
-    fig(label, 'RSS per session (median)', median(rss), 'MB', le(65)),
+    fig(label, 'RSS per session (median)', median(rss), 'MB', atMost(o.targets.rssMb)),
     fig(label, 'RSS per session (max)', Math.max(...rss), 'MB'),
-    fig('server start', 'start to ready (median)', median(ready), 'ms', le(300)),
+    fig('server start', 'start to ready (median)', median(ready), 'ms', atMost(o.targets.startMs)),
     fig('server start', 'start to ready (p90)', percentile(ready, 90), 'ms'),
   ];
 }

@@ -7,7 +7,8 @@
 import type { Peer } from '../src/channel/peer.js';
 import type { Cluster } from './harness.js';
 import { send } from './harness.js';
-import { fig, le, eq, type Figure } from './report.js';
+import { fig, eq, type Figure } from './report.js';
+import { atMost, type PerfTargets } from './targets.js';
 import { gap, percentile, sleep } from './stats.js';
 
 export interface LatencyOptions {
@@ -16,6 +17,7 @@ export interface LatencyOptions {
   /** Unmeasured dms first (JIT warm-up of a fresh server; a real session is long-lived). */
   warmup: number;
   deadlineMs: number;
+  targets: PerfTargets;
 }
 
 async function arrivals(recipients: Peer[], ids: string[], deadlineMs: number): Promise<Map<string, number>[]> {
@@ -47,8 +49,8 @@ export async function dmLatency(c: Cluster, o: LatencyOptions): Promise<Figure[]
     else lat.push(at - t0);
   }
   return [
-    fig('dm A->B', 'p50', percentile(lat, 50), 'ms', le(3)),
-    fig('dm A->B', 'p99', percentile(lat, 99), 'ms', le(15)),
+    fig('dm A->B', 'p50', percentile(lat, 50), 'ms', atMost(o.targets.dmP50Ms)),
+    fig('dm A->B', 'p99', percentile(lat, 99), 'ms', atMost(o.targets.dmP99Ms)),
     fig('dm A->B', 'max', Math.max(...lat), 'ms'),
     fig('dm A->B', 'send errors + lost', errors + lost, '', eq(0)),
   ];
@@ -82,7 +84,7 @@ export async function broadcastLatency(c: Cluster, o: LatencyOptions & { recipie
   const label = `broadcast 1->${o.recipients}`;
   return [
     fig(label, 'p50 (all recipients)', percentile(lat, 50), 'ms'),
-    fig(label, 'p99 (all recipients)', percentile(lat, 99), 'ms', le(25)),
+    fig(label, 'p99 (all recipients)', percentile(lat, 99), 'ms', atMost(o.targets.broadcastP99Ms)),
     fig(label, 'send errors + lost', errors + lost, '', eq(0)),
   ];
 }

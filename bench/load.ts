@@ -3,11 +3,17 @@
  * recipient. A sender sends its next dm as soon as the previous call returned. Counted: send
  * errors, lost (accepted, never pushed), duplicates (pushed twice), order per sender, the
  * accepted rate, and the time from the last accepted send to the last delivery.
+ *
+ * Each scenario first runs once unmeasured (`warmupRounds`): the first 2,000 calls through a
+ * fresh bench process cost its MCP clients twice the CPU of the next 2,000 (V8 compiling them),
+ * on the same two cores as the servers. Claude Code and its servers are long-running processes;
+ * the figures are for warm ones.
  */
 import type { Peer } from '../src/channel/peer.js';
 import type { Cluster } from './harness.js';
 import { send } from './harness.js';
-import { fig, eq, ge, le, type Figure } from './report.js';
+import { fig, eq, type Figure } from './report.js';
+import { atLeast, atMost, type PerfTargets } from './targets.js';
 import { clockTicks, cpuTicks } from './proc.js';
 
 export interface LoadOptions {
@@ -16,6 +22,9 @@ export interface LoadOptions {
   /** Calls each sender keeps in flight. */
   window: number;
   deadlineMs: number;
+  /** Unmeasured runs of the same load first. */
+  warmupRounds: number;
+  targets: PerfTargets;
 }
 
 interface Outcome {
@@ -76,8 +85,8 @@ function check(label: string, r: Peer, senderNames: string[], o: Outcome, rateTa
     fig(label, 'lost', lost, '', eq(0)),
     fig(label, 'duplicates', duplicates, '', eq(0)),
     fig(label, 'out of order (per sender)', outOfOrder, '', eq(0)),
-    fig(label, 'accepted rate', Math.round(rate), 'msg/s', rateTarget ? ge(rateTarget) : undefined),
-    fig(label, 'last send -> last delivery', lost ? Number.NaN : lastDelivery - o.lastAccepted, 'ms', tailTarget ? le(tailTarget) : undefined),
+    fig(label, 'accepted rate', Math.round(rate), 'msg/s', atLeast(rateTarget)),
+    fig(label, 'last send -> last delivery', lost ? Number.NaN : lastDelivery - o.lastAccepted, 'ms', atMost(tailTarget)),
   ];
   return figs;
 }
@@ -88,6 +97,11 @@ async function run(c: Cluster, label: string, prefix: string, o: LoadOptions, ra
   const r = await c.start(rname);
   const senders: Peer[] = [];
   for (const n of names) senders.push(await c.start(n));
+  for (let round = 0; round < o.warmupRounds; round++) {
+    const warm = (await sendAll(senders, rname, o.perSender, `${prefix}-warmup${round}`, o.window)).ids.flat().length;
+    await r.waitFor((p) => p.pushes.length >= warm, o.deadlineMs, 'the warm-up dms').catch(() => {});
+    r.pushes.length = 0;
+  }
   const cpu0 = { senders: senders.reduce((t, s) => t + cpuTicks(s.pid!), 0), recipient: cpuTicks(r.pid!), clients: process.cpuUsage() };
   const outcome = await sendAll(senders, rname, o.perSender, prefix, o.window);
   const total = outcome.ids.flat().length;
@@ -105,8 +119,16 @@ async function run(c: Cluster, label: string, prefix: string, o: LoadOptions, ra
 }
 
 export function backToBack(c: Cluster, o: Omit<LoadOptions, 'senders'>): Promise<Figure[]> {
-  const how = o.window === 1 ? 'one call at a time' : `${o.window} calls in flight`;
-  return run(c, `${o.perSender} back-to-back dms (${how})`, o.window === 1 ? 'b2b' : 'b2bw', { ...o, senders: 1 }, 3000, 50);
+  const label = `${o.perSender} back-to-back dms (${o.window === 1 ? 'one call at a time' : `${o.window} calls in flight`})`;
+  if (o.window > 1) return run(c, label, 'b2bw', { ...o, senders: 1 }, o.targets.acceptedRate, o.targets.tailMs);
+  // One call at a time, a rate is bounded by the MCP client's round trip whatever the server
+  // does: shown beside it, the rate of pings (a request the SDK answers without cc-dm's code).
+  return run(c, label, 'b2b', { ...o, senders: 1 }, undefined, o.targets.tailMs).then(async (figs) => {
+    const sender = c.peers.at(-1)!;
+    const t0 = performance.now();
+    for (let i = 0; i < o.perSender; i++) await sender.client.ping();
+    return [...figs, fig(label, 'ceiling: MCP pings one at a time', Math.round(o.perSender / ((performance.now() - t0) / 1000)), 'msg/s')];
+  });
 }
 
 export function fanIn(c: Cluster, o: Omit<LoadOptions, 'window'>): Promise<Figure[]> {

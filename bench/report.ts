@@ -1,4 +1,4 @@
-/** Figures, their targets (issues 4 and 5), and the table that prints them side by side. */
+/** Figures, their targets (issues 4, 5 and 7: bench/targets.ts), and the table that prints them side by side. */
 
 export interface Target {
   op: '<=' | '>=' | '=';
