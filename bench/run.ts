@@ -5,7 +5,7 @@
  *   npm run bench -- [--only dm,broadcast,b2b,fanin,idle,crash,offline] [--mode both|wake|poll]
  *     [--samples 200] [--broadcasts 100] [--recipients 15] [--messages 2000] [--window 16] [--senders 8]
  *     [--per-sender 250] [--sessions 20] [--idle-seconds 30] [--settle-seconds 15] [--crash-messages 300]
- *     [--down-seconds 5] [--poll-only-ms 500] [--warmup-rounds 1] [--store sqlite|postgres] [--node-args="..."] [--nice -10] [--json]
+ *     [--down-seconds 5] [--poll-only-ms 500] [--warmup-rounds 1] [--store sqlite|postgres] [--node-args="..."] [--nice=-10] [--json]
  */
 import { cpus, loadavg, setPriority } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -55,7 +55,7 @@ function int(name: keyof typeof v, min: number): number {
 function usage(error?: string): never {
   const text = `usage: npm run bench -- [--only ${SCENARIOS.join(',')}] [--mode both|wake|poll] [--samples N] [--broadcasts N]
   [--recipients N] [--messages N] [--window N] [--senders N] [--per-sender N] [--sessions N] [--idle-seconds N] [--settle-seconds N] [--crash-messages N]
-  [--down-seconds N] [--poll-only-ms N] [--warmup-rounds N] [--store sqlite|postgres] [--node-args="<node flags>"] [--nice N] [--json]`;
+  [--down-seconds N] [--poll-only-ms N] [--warmup-rounds N] [--store sqlite|postgres] [--node-args="<node flags>"] [--nice=N] [--json]`;
   process.stderr.write(`${error ? `bench: ${error}\n` : ''}${text}\n`);
   process.exit(error ? 2 : 0);
 }

@@ -77,6 +77,9 @@ test('the SessionStart hook puts the identity into the model context at start, a
     assert.ok(all.includes(`${PLUGIN_TOOL_PREFIX}dm`), `the dm tool is offered as ${PLUGIN_TOOL_PREFIX}dm`);
 
     gina.type('/clear');
+    // The next prompt is typed once the clear is done (its SessionStart hook has run): typed
+    // sooner, it may reach the input box while /clear still owns it.
+    await gina.waitForDebug(/SessionStart:clear/, 'the SessionStart hook run for /clear', 30_000);
     gina.type('Second prompt BETA.');
     const second = await gina.standin.waitForRequest(
       (r) => isMainLoopRequest(r) && messagesText(r).includes('Second prompt BETA'),
