@@ -53,6 +53,9 @@ export class GroupCommit {
             return;
           }
           this.batch.push({ send: step, resolve: resolve as (r: unknown) => void, reject });
+          // A client pipelining without bound, on a store whose checks take round trips, does
+          // not wait for all of its calls to be checked before the first are stored.
+          if (this.batch.length >= MAX_BATCH) void this.flush();
         } catch (e) {
           reject(e);
         } finally {

@@ -63,6 +63,11 @@ export class Session {
   private lastActiveWrite = 0;
   private readonly rate: RateLimit;
   private readonly sends: GroupCommit;
+  /**
+   * Permission requests of this session not yet answered back to it: only then does a drain ask
+   * the store for verdicts (one query less per message otherwise).
+   */
+  private verdictsAwaited = 0;
   /** Called when the process must end (orphaned: its Claude Code is gone). */
   onOrphaned: () => void = () => {};
   onError: (e: unknown) => void = () => {};
@@ -194,9 +199,12 @@ export class Session {
     try {
       do {
         this.again = false;
-        for (const v of await this.bus.store.verdictsToNotify(this.row.id)) {
-          await this.target.pushVerdict(v.request_id, v.state as Behavior);
-          await this.bus.store.markVerdictNotified(v.id, Date.now());
+        if (this.verdictsAwaited > 0) {
+          for (const v of await this.bus.store.verdictsToNotify(this.row.id)) {
+            await this.target.pushVerdict(v.request_id, v.state as Behavior);
+            await this.bus.store.markVerdictNotified(v.id, Date.now());
+            this.verdictsAwaited--;
+          }
         }
         if (!this.row.can_push) continue;
         for (;;) {
@@ -334,6 +342,7 @@ export class Session {
       approver_key: approverKey, tool_name: p.tool_name, description: p.description, input_preview: p.input_preview,
       created_at: Date.now(),
     });
+    this.verdictsAwaited++;
     if (approverKey && approverKey !== this.key) {
       const content = [
         `Permission request ${perm.request_id} from "${this.name}": Claude Code asks to run the tool ${p.tool_name}.`,

@@ -14,17 +14,17 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 export class FlushingStdioServerTransport extends StdioServerTransport {
   private corked = false;
 
-  constructor(private readonly out: NodeJS.WritableStream & Partial<Pick<NodeJS.WriteStream, 'cork' | 'uncork'>> = process.stdout) {
+  constructor(private readonly out: NodeJS.WriteStream = process.stdout) {
     super(process.stdin, out as never);
   }
 
   override send(message: JSONRPCMessage): Promise<void> {
-    if (!this.corked && this.out.cork) {
+    if (!this.corked) {
       this.corked = true;
       this.out.cork();
       process.nextTick(() => {
         this.corked = false;
-        this.out.uncork!();
+        this.out.uncork();
       });
     }
     return new Promise((resolve, reject) => {

@@ -111,6 +111,20 @@ test('a failed commit fails every call of its transaction, and the next ones sti
   assert.deepEqual(l.stored(), ['c']);
 });
 
+test('with slow checks, a long burst does not wait for its last call to be checked before storing its first', async () => {
+  let checked = 0;
+  let checkedAtFirstCommit = -1;
+  const l = ledger();
+  const g = new GroupCommit(async (sends) => {
+    if (checkedAtFirstCommit < 0) checkedAtFirstCommit = checked;
+    return l.commit(sends);
+  });
+  const contents = Array.from({ length: 100 }, (_, i) => `m${i}`);
+  await Promise.all(contents.map((c) => g.submit(async () => { await sleep(0); checked++; return send(c); })));
+  assert.deepEqual(l.stored(), contents);
+  assert.ok(checkedAtFirstCommit < 100, `first commit after ${checkedAtFirstCommit} checks`);
+});
+
 test('a burst larger than one transaction holds is stored in several, in order', async () => {
   const l = ledger();
   const g = new GroupCommit(l.commit);
