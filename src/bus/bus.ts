@@ -89,17 +89,20 @@ export class Bus {
     return { name: s.name!, key: s.name_key!, project: s.project, session: s.id };
   }
 
-  /** Resolves a recipient name, or fails with the names that exist (closest first). */
-  async resolve(to: string, opts: { queueIfUnknown?: boolean } = {}): Promise<{ key: string; display: string; row?: NameRow }> {
+  /**
+   * Resolves a recipient name, or fails with the names that exist (closest first). Also returns
+   * the open session holding it, not yet checked for liveness (see checkHolder).
+   */
+  async resolve(to: string, opts: { queueIfUnknown?: boolean } = {}): Promise<{ key: string; display: string; row?: NameRow; holder?: SessionRow }> {
     const display = checkName(to, 'to');
     const key = nameKey(display);
-    const row = await this.store.getName(key);
+    const { name: row, holder } = await this.store.lookup(key);
     if (row?.released_to) {
       throw new CcDmError('E_RENAMED', `"${row.display}" renamed itself and is now called "${row.released_to}": send to "${row.released_to}".`, { now: row.released_to });
     }
-    if (row && row.key !== HUMAN.key) return { key, display: row.display, row };
+    if (row && row.key !== HUMAN.key) return { key, display: row.display, row, holder };
     if (key === HUMAN.key) throw new CcDmError('E_INVALID', 'the human reads the console and the CLI log; a dm to "human" has nowhere to go.');
-    if (opts.queueIfUnknown) return { key, display };
+    if (opts.queueIfUnknown) return { key, display, holder };
     const names = (await this.store.listNames()).filter((n) => !n.released_to && n.key !== HUMAN.key);
     const close = names.map((n) => ({ n: n.display, d: distance(key, n.key) })).sort((a, b) => a.d - b.d);
     // Close enough to suggest: up to 40 % of the longer name's letters differ (at least 2).
@@ -116,7 +119,11 @@ export class Bus {
    * session's: a dm then costs two /proc reads instead of two per session on the machine.
    */
   async liveHolder(key: string): Promise<SessionRow | undefined> {
-    const s = await this.store.holderOf(key);
+    return this.checkHolder(await this.store.holderOf(key));
+  }
+
+  /** The holder if its processes are alive; a dead one is marked ended on the way. */
+  async checkHolder(s: SessionRow | undefined): Promise<SessionRow | undefined> {
     if (!s || this.isAlive(s)) return s;
     await this.store.endSession(s.id, 'process gone');
     return undefined;
@@ -182,7 +189,7 @@ export class Bus {
       if (perm) return { run: () => this.answerPermission(from, perm, verdict.behavior) };
     }
 
-    const holder = await this.liveHolder(to.key);
+    const holder = await this.checkHolder(to.holder);
     await this.checkScope(me, to.key, holder?.project ?? to.row?.project ?? null, to.display);
     const mail = this.mail(from, me, 'dm', to.display, args, [{ key: to.key, display: holder?.name ?? to.display }], {
       recipientKey: me.key, senderKey: to.key, thread_id: args.thread_id ?? null,

@@ -209,7 +209,8 @@ export interface Store {
   openSessions(): Promise<SessionRow[]>;
   /** The session not marked ended that holds this name, if any (through the one-holder index). */
   holderOf(key: string): Promise<SessionRow | undefined>;
-  getName(key: string): Promise<NameRow | undefined>;
+  /** A name's row and the open session holding it (if any), in one read: a dm's first check. */
+  lookup(key: string): Promise<{ name?: NameRow; holder?: SessionRow }>;
   listNames(): Promise<NameRow[]>;
   reserveName(display: string, key: string, reserved: boolean): Promise<void>;
 

@@ -81,7 +81,7 @@ for (const fx of stores()) {
       assert.deepEqual(rows.map((r) => r.id), batch.map((b) => b.message.id));
       assert.ok(rows[0]!.seq < rows[1]!.seq && rows[1]!.seq < rows[2]!.seq, 'sequence numbers follow the batch order');
       assert.deepEqual((await store.pendingFor('grcv', 10, Date.now())).map((p) => p.message.id), rows.map((r) => r.id));
-      assert.ok(await store.getName('grcv'), 'mail for a new name makes it a mailbox');
+      assert.ok((await store.lookup('grcv')).name, 'mail for a new name makes it a mailbox');
 
       // The third repeats the first one's id: the whole batch is refused, nothing of it stays.
       const fresh = [msg('gx'), msg('gx')];
@@ -97,12 +97,27 @@ for (const fx of stores()) {
       assert.equal((await store.trace(rows[1]!.id))!.deliveries[0]!.state, 'queued');
     });
 
+    test('lookup reads a name and its open holder together, row for row as the other reads', async () => {
+      const claimed = await store.claimName({ sessionId: 'sl', name: 'Looked-Up', source: 'env', newSession: newSession('sl', { role: 'r' }) }, claimRules('env'), alive);
+      assert.ok(claimed.ok);
+      const found = await store.lookup('looked-up');
+      assert.deepEqual(found.holder, await store.getSession('sl'), 'the same session row as getSession gives');
+      assert.deepEqual(found.name, (await store.listNames()).find((n) => n.key === 'looked-up'), 'the same name row as listNames gives');
+      assert.equal(typeof found.holder!.started_at, 'number');
+      assert.equal(found.holder!.can_push, true);
+      await store.endSession('sl', 'test');
+      const after = await store.lookup('looked-up');
+      assert.equal(after.holder, undefined, 'an ended session holds nothing');
+      assert.equal(after.name!.display, 'Looked-Up', 'the name stays, as a mailbox');
+      assert.deepEqual(await store.lookup('never-seen'), { name: undefined, holder: undefined });
+    });
+
     test('a rename releases the old name and its queued mail follows', async () => {
       await store.claimName({ sessionId: 'sr', name: 'before', source: 'env', newSession: newSession('sr') }, claimRules('env'), alive);
       const m = await insertOne(store, msg('y'), [{ key: 'before', display: 'before' }]);
       const r = await store.claimName({ sessionId: 'sr', name: 'after', source: 'register', releasing: 'before' }, claimRules('register'), alive);
       assert.ok(r.ok);
-      assert.equal((await store.getName('before'))!.released_to, 'after');
+      assert.equal((await store.lookup('before')).name!.released_to, 'after');
       assert.deepEqual((await store.pendingFor('after', 10, Date.now())).map((p) => p.message.id), [m.id]);
     });
 

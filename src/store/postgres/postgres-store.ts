@@ -352,8 +352,13 @@ export class PostgresStore implements Store {
     return this.read(async (c) => this.local((await c.query('SELECT * FROM cc_dm.sessions WHERE name_key = $1 AND ended_at IS NULL', [key])).rows[0]));
   }
 
-  getName(key: string): Promise<NameRow | undefined> {
-    return this.read(async (c) => (await c.query('SELECT * FROM cc_dm.names WHERE key = $1', [key])).rows[0]);
+  lookup(key: string): Promise<{ name?: NameRow; holder?: SessionRow }> {
+    // One round trip for both rows (as JSON: its numbers are the BIGINT columns as numbers).
+    return this.read(async (c) => {
+      const r = (await c.query(`SELECT (SELECT to_jsonb(n) FROM cc_dm.names n WHERE n.key = $1) AS name,
+          (SELECT to_jsonb(s) FROM cc_dm.sessions s WHERE s.name_key = $1 AND s.ended_at IS NULL) AS holder`, [key])).rows[0];
+      return { name: r.name ?? undefined, holder: this.local(r.holder ?? undefined) };
+    });
   }
 
   listNames(): Promise<NameRow[]> {

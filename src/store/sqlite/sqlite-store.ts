@@ -283,10 +283,11 @@ export class SqliteStore implements Store {
     });
   }
 
-  getName(key: string): Promise<NameRow | undefined> {
+  lookup(key: string): Promise<{ name?: NameRow; holder?: SessionRow }> {
     return this.read(() => {
-      const r = this.sql('SELECT * FROM names WHERE key = ?').get(key);
-      return r ? nameFromRow(r) : undefined;
+      const name = this.sql('SELECT * FROM names WHERE key = ?').get(key);
+      const holder = this.sql('SELECT * FROM sessions WHERE name_key = ? AND ended_at IS NULL').get(key);
+      return { name: name ? nameFromRow(name) : undefined, holder: holder ? sessionFromRow(holder) : undefined };
     });
   }
 
