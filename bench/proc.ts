@@ -4,6 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { statFields } from '../src/bus/liveness.js';
 
 let tck: number | undefined;
 
@@ -13,16 +14,6 @@ export function clockTicks(): number {
     try { tck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100; } catch { tck = 100; }
   }
   return tck;
-}
-
-/** Fields of /proc/<pid>/stat after the command name (which may hold spaces): index 0 is field 3. */
-function statFields(pid: number): string[] | undefined {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return s.slice(s.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return undefined;
-  }
 }
 
 /** The pid and all its descendants alive now. */

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { SessionRow } from '../store/types.js';
 
 /** The fields of /proc/<pid>/stat after the command name (field 3 onwards); null where /proc is absent. */
-function statFields(pid: number): string[] | null {
+export function statFields(pid: number): string[] | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
