@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const main = join(root, 'dist', 'src', 'cli', 'main.js');
-const server = join(root, 'dist', 'src', 'channel', 'server.js');
+const server = join(root, 'dist', 'src', 'channel', 'main.js');
 // `cc-dm serve`, the command Claude Code spawns for every session, goes straight to the server:
 // the CLI (commander and the code of every other command) is never loaded for it.
 const serveOnly = process.argv.length === 3 && process.argv[2] === 'serve';

@@ -5,7 +5,7 @@
 import { homedir, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CcDmError } from './errors.js';
-import { checkName, checkRole, checkProject, nameKey } from './bus/names.js';
+import { checkName, checkRole, checkProject, nameKey } from './names.js';
 
 export type PushMode = 'auto' | 'on' | 'off';
 

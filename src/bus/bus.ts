@@ -1,304 +1,164 @@
 /**
- * The bus: addressing, scoping, access control, the delivery lifecycle and the permission
- * relay, for any sender (a session or the human). It knows nothing of MCP; the channel server
- * and the CLI are thin layers over it.
+ * The bus: the one way into the store for every edge (the channel server's sessions, the CLI,
+ * the console). It sends for any sender (a session or the human), answers permission requests,
+ * and offers the reads the edges show: the roster, history, traces, approvals. It knows nothing
+ * of MCP, HTTP or terminals.
  */
-import { CcDmError } from '../errors.js';
 import type { Config } from '../config.js';
-import type { Behavior, MessageKind, MessageRow, NameRow, NewMail, PermissionRow, Recipient, ReplyMark, SessionRow, Store, Trace } from '../store/types.js';
-import type { Doorbell } from '../wake/doorbell.js';
-import { isSessionAlive } from './liveness.js';
-import { distance, nameKey, checkName } from './names.js';
-import { messageId } from './ids.js';
-import { parseVerdict, TTL_DEFAULT_S, type BroadcastArgs, type DmArgs } from './validate.js';
+import { CcDmError } from '../errors.js';
+import { checkName, nameKey } from '../names.js';
+import { LATEST_VERSION } from '../store/schema.js';
+import type { Behavior, HistoryFilter, SessionRow, Store } from '../store/types.js';
+import { CORE, type BusCore } from './core.js';
+import { humanVerdict, type VerdictResult } from './relay.js';
+import { perform, prepareBroadcast, prepareDm, type BroadcastResult, type SendResult } from './send.js';
+import { HUMAN, type Sender } from './sender.js';
+import type { BroadcastArgs, DmArgs } from './validate.js';
+import { approvalView, iso, messageView, threadViews, type ApprovalView, type MessageView, type RosterEntry, type ThreadView } from './views.js';
 
-/** Who is sending: a session (stamped from its own row, never from arguments) or the human. */
-export type Sender =
-  | { kind: 'session'; session: SessionRow; config: SenderPolicy }
-  | { kind: 'human' };
-
-/** A session's own access rules, read from its launch environment. */
-export interface SenderPolicy {
-  broadcastAllowedRoles?: readonly string[];
-  dmAllowlist?: readonly string[];
-  dmBlocklist?: readonly string[];
+export interface RosterOptions {
+  /** Only sessions and mailboxes of this project (a tagged session sees its own project). */
+  project?: string | null;
+  /** Also the mailboxes of names whose session is not running. */
+  offline?: boolean;
 }
-
-export const HUMAN = { name: 'human', key: 'human' } as const;
-
-export interface SendResult {
-  success: true;
-  message_id: string;
-  sent_at: string;
-  state: 'queued';
-  to: string;
-  recipient_online: boolean;
-  recipient_can_receive_push: boolean;
-  note?: string;
-}
-
-export interface VerdictResult {
-  success: true;
-  permission_answered: { request_id: string; requester: string; behavior: Behavior };
-  note: string;
-}
-
-export interface BroadcastResult {
-  success: true;
-  message_id: string;
-  sent_at: string;
-  recipients: { name: string; can_receive_push: boolean }[];
-  note?: string;
-}
-
-/** A send checked and ready to store, with the tool result to give once it is stored. */
-export interface PreparedSend<R> {
-  mail: NewMail;
-  /** Sessions to ring once it is committed. */
-  ring: SessionRow[];
-  result(stored: MessageRow): R;
-}
-
-/** What a prepared call does: store a send, or act at once (a permission verdict). */
-export type Step<R> = PreparedSend<R> | { run(): Promise<R> };
 
 export class Bus {
-  constructor(
-    readonly store: Store,
-    readonly config: Config,
-    readonly doorbell: Doorbell,
-  ) {}
+  readonly [CORE]: BusCore;
 
-  isAlive = (s: SessionRow): boolean =>
-    isSessionAlive(s, { host: this.config.host, heartbeatExpiryMs: this.config.heartbeatExpiryMs });
-
-  /** Open sessions that are really alive; dead ones (killed, crashed) are marked ended on the way. */
-  async liveSessions(): Promise<SessionRow[]> {
-    const open = await this.store.openSessions();
-    const live: SessionRow[] = [];
-    for (const s of open) {
-      if (this.isAlive(s)) live.push(s);
-      else await this.store.endSession(s.id, 'process gone');
-    }
-    return live;
+  constructor(core: BusCore) {
+    this[CORE] = core;
   }
 
-  senderName(from: Sender): { name: string; key: string; project: string | null; session: string | null } {
-    if (from.kind === 'human') return { name: HUMAN.name, key: HUMAN.key, project: null, session: null };
-    const s = from.session;
-    return { name: s.name!, key: s.name_key!, project: s.project, session: s.id };
+  get config(): Config {
+    return this[CORE].config;
   }
 
-  /**
-   * Resolves a recipient name, or fails with the names that exist (closest first). Also returns
-   * the open session holding it, not yet checked for liveness (see checkHolder).
-   */
-  async resolve(to: string, opts: { queueIfUnknown?: boolean } = {}): Promise<{ key: string; display: string; row?: NameRow; holder?: SessionRow }> {
-    const display = checkName(to, 'to');
-    const key = nameKey(display);
-    const { name: row, holder } = await this.store.lookup(key);
-    if (row?.released_to) {
-      throw new CcDmError('E_RENAMED', `"${row.display}" renamed itself and is now called "${row.released_to}": send to "${row.released_to}".`, { now: row.released_to });
-    }
-    if (row && row.key !== HUMAN.key) return { key, display: row.display, row, holder };
-    if (key === HUMAN.key) throw new CcDmError('E_INVALID', 'the human reads the console and the CLI log; a dm to "human" has nowhere to go.');
-    if (opts.queueIfUnknown) return { key, display, holder };
-    const names = (await this.store.listNames()).filter((n) => !n.released_to && n.key !== HUMAN.key);
-    const close = names.map((n) => ({ n: n.display, d: distance(key, n.key) })).sort((a, b) => a.d - b.d);
-    // Close enough to suggest: up to 40 % of the longer name's letters differ (at least 2).
-    const near = close[0] && close[0].d <= Math.max(2, Math.ceil(Math.max(key.length, close[0].n.length) * 0.4));
-    const suggestion = near ? ` Did you mean "${close[0]!.n}"?` : '';
-    const list = close.length ? close.slice(0, 20).map((c) => c.n).join(', ') : '(none yet)';
-    throw new CcDmError('E_UNKNOWN_RECIPIENT',
-      `no session has ever been called "${display}".${suggestion} Names that exist: ${list}. To queue mail for a session that will start later under this name, call dm again with queue_if_unknown: true.`,
-      { names: close.map((c) => c.n) });
+  /** Where the store is and what it is, for people (never credentials). */
+  describeStore(): { kind: string; where: string } & Store['capabilities'] {
+    const s = this[CORE].store;
+    return { kind: s.kind, where: s.where, ...s.capabilities };
   }
 
-  /**
-   * The live session holding a name, if any. Only its holder's process is checked, not every open
-   * session's: a dm then costs two /proc reads instead of two per session on the machine.
-   */
-  async liveHolder(key: string): Promise<SessionRow | undefined> {
-    return this.checkHolder(await this.store.holderOf(key));
-  }
+  // --- sending, one call at a time (the CLI and the console; sessions group theirs) -------
 
-  /** The holder if its processes are alive; a dead one is marked ended on the way. */
-  async checkHolder(s: SessionRow | undefined): Promise<SessionRow | undefined> {
-    if (!s || this.isAlive(s)) return s;
-    await this.store.endSession(s.id, 'process gone');
-    return undefined;
-  }
-
-  /** Project scoping: a tagged sender reaches its own project, or a session that wrote to it. */
-  private async checkScope(from: ReturnType<Bus['senderName']>, toKey: string, toProject: string | null, toDisplay: string): Promise<void> {
-    if (!from.project || toProject === from.project) return;
-    if (await this.store.hasWritten(toKey, from.key)) return;
-    throw new CcDmError('E_SCOPE',
-      `"${toDisplay}" is outside your project "${from.project}" (its project: ${toProject ?? 'none'}). Sessions with a project tag reach only their own project, and anyone who wrote to them first.`);
-  }
-
-  private checkDmPolicy(from: Sender, toKey: string, toDisplay: string): void {
-    if (from.kind !== 'session') return;
-    const p = from.config;
-    if (p.dmAllowlist && !p.dmAllowlist.includes(toKey)) {
-      throw new CcDmError('E_FORBIDDEN', `this session may dm only ${p.dmAllowlist.join(', ')} (CC_DM_DM_ALLOWLIST); "${toDisplay}" is not listed.`);
-    }
-    if (p.dmBlocklist?.includes(toKey)) {
-      throw new CcDmError('E_FORBIDDEN', `this session may not dm "${toDisplay}" (CC_DM_DM_BLOCKLIST).`);
-    }
-  }
-
-  /** Sends a dm (or records a verdict), alone: the CLI's and the console's way. */
   async dm(from: Sender, args: DmArgs): Promise<SendResult | VerdictResult> {
-    return this.perform(await this.prepareDm(from, args));
+    return perform(this[CORE], await prepareDm(this[CORE], from, args));
   }
 
   async broadcast(from: Sender, args: BroadcastArgs, opts: { project?: string } = {}): Promise<BroadcastResult> {
-    return this.perform(await this.prepareBroadcast(from, args, opts));
+    return perform(this[CORE], await prepareBroadcast(this[CORE], from, args, opts));
   }
 
-  /** Carries out one prepared step on its own. */
-  async perform<R>(step: Step<R>): Promise<R> {
-    if ('run' in step) return step.run();
-    return (await this.commit([step]))[0] as R;
+  humanVerdict(requestId: string, behavior: Behavior, requester?: string): Promise<VerdictResult> {
+    return humanVerdict(this[CORE], requestId, behavior, requester);
+  }
+
+  // --- reading ----------------------------------------------------------------------------
+
+  /** Live sessions first, then (with `offline`) every other mailbox; ended sessions keep their names and mail. */
+  async roster(o: RosterOptions = {}): Promise<RosterEntry[]> {
+    const core = this[CORE];
+    const live = await core.liveSessions();
+    const names = await core.store.listNames();
+    const pending = await core.store.pendingCounts(core.now());
+    const inScope = (project: string | null) => !o.project || project === o.project;
+    const reserved = new Set(names.filter((n) => n.reserved).map((n) => n.key));
+    const out: RosterEntry[] = [];
+    for (const s of live) {
+      if (s.name && s.name_key && inScope(s.project)) out.push(liveEntry(s, pending.get(s.name_key) ?? 0, reserved.has(s.name_key)));
+    }
+    if (o.offline) {
+      const liveKeys = new Set(live.map((s) => s.name_key));
+      for (const n of names) {
+        if (liveKeys.has(n.key) || n.released_to || n.key === HUMAN.key || !inScope(n.project)) continue;
+        out.push({
+          name: n.display, live: false, role: n.role, project: n.project, host: null, cwd: null, pid: null, name_source: null, wanted_name: null, client: null,
+          can_receive_push: false, pending: pending.get(n.key) ?? 0, reserved: n.reserved, started_at: null, last_active_at: iso(n.last_held_at),
+        });
+      }
+    }
+    out.sort((a, b) => Number(b.live) - Number(a.live) || nameKey(a.name).localeCompare(nameKey(b.name)));
+    return out;
   }
 
   /**
-   * Stores prepared sends in one transaction, in order, then rings their recipients. A session's
-   * pipelined sends come here together (GroupCommit): one commit for many messages.
+   * The live session whose agent process is the nearest of `ancestors` (a hook's parent chain,
+   * nearest first): with an agent nested inside another's tool call, the inner one.
    */
-  async commit(sends: readonly PreparedSend<unknown>[]): Promise<unknown[]> {
-    const rows = await this.store.insertMessages(sends.map((s) => s.mail));
-    for (const s of sends) this.doorbell.ring(s.ring);
-    return sends.map((s, i) => s.result(rows[i]!));
-  }
-
-  /**
-   * Checks a dm and builds what to store; nothing is written yet. A dm whose whole text answers a
-   * pending permission request is a verdict instead, carried out by `run`.
-   */
-  async prepareDm(from: Sender, args: DmArgs): Promise<Step<SendResult | VerdictResult>> {
-    const me = this.senderName(from);
-    const to = await this.resolve(args.to, { queueIfUnknown: args.queue_if_unknown });
-    if (to.key === me.key) throw new CcDmError('E_INVALID', `"${to.display}" is you: a dm to yourself has nowhere to go.`);
-    this.checkDmPolicy(from, to.key, to.display);
-
-    const verdict = parseVerdict(args.content);
-    if (verdict) {
-      const perm = await this.store.pendingPermission(to.key, verdict.requestId);
-      if (perm) return { run: () => this.answerPermission(from, perm, verdict.behavior) };
+  async sessionOfAgent(ancestors: readonly number[]): Promise<RosterEntry | undefined> {
+    const core = this[CORE];
+    const live = (await core.liveSessions()).filter((s) => s.host === core.config.host && s.name);
+    for (const pid of ancestors) {
+      const s = live.find((x) => x.ppid === pid);
+      if (s) return liveEntry(s, await core.store.countPending(s.name_key!, core.now()), false);
     }
-
-    const holder = await this.checkHolder(to.holder);
-    await this.checkScope(me, to.key, holder?.project ?? to.row?.project ?? null, to.display);
-    const mail = this.mail(from, me, 'dm', to.display, args, [{ key: to.key, display: holder?.name ?? to.display }], {
-      recipientKey: me.key, senderKey: to.key, thread_id: args.thread_id ?? null,
-    });
-    return {
-      mail, ring: holder ? [holder] : [],
-      result: (m): SendResult => {
-        const canPush = holder?.can_push ?? false;
-        const result: SendResult = {
-          success: true, message_id: m.id, sent_at: new Date(m.sent_at).toISOString(), state: 'queued', to: holder?.name ?? to.display,
-          recipient_online: !!holder, recipient_can_receive_push: canPush,
-        };
-        if (!holder) result.note = `"${to.display}" is not running: the message waits in its mailbox and is delivered when it starts again (time to live ${args.ttl_s ?? TTL_DEFAULT_S} s). Check with status.`;
-        else if (!canPush) result.note = `"${holder.name}" is running but its Claude Code does not show channel pushes: the message waits until it calls its inbox tool.`;
-        return result;
-      },
-    };
+    return undefined;
   }
 
-  async prepareBroadcast(from: Sender, args: BroadcastArgs, opts: { project?: string } = {}): Promise<PreparedSend<BroadcastResult>> {
-    const me = this.senderName(from);
-    if (from.kind === 'session') {
-      const allowed = from.config.broadcastAllowedRoles;
-      const role = from.session.role ? nameKey(from.session.role) : '';
-      if (allowed && !allowed.includes(role)) {
-        throw new CcDmError('E_FORBIDDEN', `broadcast is allowed only for roles ${allowed.join(', ')} (CC_DM_BROADCAST_ALLOWED_ROLES); your role is "${from.session.role ?? 'none'}". Send dms instead.`);
-      }
-    }
-    const project = opts.project ?? me.project;
-    const live = (await this.liveSessions()).filter((s) => s.name_key && s.name_key !== me.key && (!project || s.project === project));
-    if (live.length === 0) {
-      throw new CcDmError('E_UNKNOWN_RECIPIENT', `no other live session${project ? ` in project "${project}"` : ''} to broadcast to. Broadcasts reach running sessions only; dm a name to leave mail for a session that is down.`);
-    }
-    const mail = this.mail(from, { ...me, project }, 'broadcast', null, args, live.map((s) => ({ key: s.name_key!, display: s.name! })));
-    return {
-      mail, ring: live,
-      result: (m) => {
-        const result: BroadcastResult = {
-          success: true, message_id: m.id, sent_at: new Date(m.sent_at).toISOString(),
-          recipients: live.map((s) => ({ name: s.name!, can_receive_push: s.can_push })),
-        };
-        const blind = live.filter((s) => !s.can_push).map((s) => s.name);
-        if (blind.length) result.note = `${blind.join(', ')} cannot receive pushes: the message waits until they call their inbox tool.`;
-        return result;
-      },
-    };
+  /** Messages matching the filter, oldest first (the newest `limit`, or those after `afterSeq`). */
+  async history(filter: HistoryFilter): Promise<MessageView[]> {
+    return (await this[CORE].store.history(filter)).map(messageView);
   }
 
-  /** A message to store with a delivery row per recipient; the sender is stamped from `from`. */
-  mail(from: Sender, me: ReturnType<Bus['senderName']>, kind: MessageKind, toName: string | null,
-    args: { content: string; priority?: string; message_type?: string; thread_id?: string; ttl_s?: number }, recipients: Recipient[],
-    reply?: ReplyMark): NewMail {
-    const now = Date.now();
-    return {
-      message: {
-        id: messageId(now), kind, from_name: me.name, from_key: me.key, from_session: me.session,
-        sender_kind: from.kind, to_name: toName, project: me.project, content: args.content,
-        priority: args.priority ?? null, message_type: args.message_type ?? null, thread_id: args.thread_id ?? null,
-        sent_at: now, expires_at: now + (args.ttl_s ?? TTL_DEFAULT_S) * 1000,
-      },
-      recipients, reply,
-    };
+  /** Threads over the most recent messages. */
+  async threads(window = 2000): Promise<ThreadView[]> {
+    return threadViews(await this[CORE].store.history({ limit: window }));
   }
 
-  // --- permission relay ---------------------------------------------------------------------
-
-  /**
-   * Records a verdict. Authority is decided by the human's launch configuration, never by what a
-   * model can do: only the approver named in the requester's launch environment, holding that
-   * name from its own launch environment, or the human.
-   */
-  private async answerPermission(from: Sender, perm: PermissionRow, behavior: Behavior): Promise<VerdictResult> {
-    if (from.kind === 'session') {
-      const s = from.session;
-      if (s.name_key === perm.requester_key) throw new CcDmError('E_FORBIDDEN', 'a session never answers its own permission request.');
-      if (!perm.approver_key || s.name_key !== perm.approver_key) {
-        throw new CcDmError('E_FORBIDDEN', `only ${perm.approver_key ? `"${perm.approver_key}" (the approver named at launch)` : 'the human'} or the human can answer permission request ${perm.request_id} of "${perm.requester_name}".`);
-      }
-      if (s.name_source !== 'env') {
-        throw new CcDmError('E_FORBIDDEN', `you hold the name "${s.name}" through register, not from your launch environment; approval rights belong only to a session launched with CC_DM_SESSION_NAME=${s.name}.`);
-      }
-    }
-    const by = from.kind === 'human' ? HUMAN.name : from.session.name!;
-    const ok = await this.store.decidePermission(perm.id, behavior, by, from.kind, Date.now());
-    if (!ok) throw new CcDmError('E_NOT_FOUND', `permission request ${perm.request_id} of "${perm.requester_name}" was already answered.`);
-    const requester = await this.store.getSession(perm.requester_session);
-    if (requester) this.doorbell.ring([requester]);
-    return {
-      success: true,
-      permission_answered: { request_id: perm.request_id, requester: perm.requester_name, behavior },
-      note: `recorded: ${behavior} for ${perm.tool_name}. This reply was consumed as the answer and not delivered as text.`,
-    };
-  }
-
-  /** The human's answer (CLI or console); `requester` disambiguates an id pending for several sessions. */
-  async humanVerdict(requestId: string, behavior: Behavior, requester?: string): Promise<VerdictResult> {
-    const id = requestId.trim().toLowerCase();
-    const pending = (await this.store.listPermissions(true)).filter((p) => p.request_id === id && (!requester || p.requester_key === nameKey(requester)));
-    if (pending.length === 0) throw new CcDmError('E_NOT_FOUND', `no pending permission request "${requestId}"${requester ? ` from "${requester}"` : ''}. See cc-dm approvals.`);
-    if (pending.length > 1) {
-      throw new CcDmError('E_INVALID', `request "${requestId}" is pending for several sessions (${pending.map((p) => p.requester_name).join(', ')}): say which with --from <name>.`);
-    }
-    return this.answerPermission({ kind: 'human' }, pending[0]!, behavior);
-  }
-
-  async trace(id: string): Promise<Trace> {
-    await this.store.expireDue(Date.now()); // so a receipt never shows "queued" past its time to live
-    const t = await this.store.trace(id.trim());
+  /** A message with where it is for each recipient; mail past its time to live shows as expired. */
+  async trace(id: string): Promise<MessageView> {
+    const core = this[CORE];
+    await core.store.expireDue(core.now());
+    const t = await core.store.trace(id.trim());
     if (!t) throw new CcDmError('E_NOT_FOUND', `no message with id "${id}". Message ids look like m_… and are returned by dm and broadcast.`);
-    return t;
+    return messageView(t);
   }
+
+  async approvals(pendingOnly: boolean): Promise<ApprovalView[]> {
+    return (await this[CORE].store.listPermissions(pendingOnly)).map(approvalView);
+  }
+
+  // --- the human's housekeeping -------------------------------------------------------------
+
+  /** Keeps a name from being taken with register (or releases it); returns the name as written. */
+  async reserve(name: string, reserved: boolean): Promise<string> {
+    const display = checkName(name);
+    await this[CORE].store.reserveName(display, nameKey(display), reserved, this[CORE].now());
+    return display;
+  }
+
+  /** Marks queued mail past its time to live expired; returns how many. */
+  expire(): Promise<number> {
+    return this[CORE].store.expireDue(this[CORE].now());
+  }
+
+  /** Deletes history older than the given days (queued mail is always kept). */
+  prune(olderThanDays: number): Promise<{ messages: number; sessions: number }> {
+    return this[CORE].store.prune(this[CORE].now() - olderThanDays * 86_400_000);
+  }
+
+  // --- for cc-dm doctor ---------------------------------------------------------------------
+
+  /** The store's schema version, and the newest this cc-dm knows. */
+  async schema(): Promise<{ version: number; latest: number }> {
+    return { version: await this[CORE].store.schemaVersion(), latest: LATEST_VERSION };
+  }
+
+  /** The doorbell addresses of live sessions (socket files still in use); dead sessions are ended on the way. */
+  async openDoorbells(): Promise<Set<string>> {
+    return new Set((await this[CORE].liveSessions()).map((s) => s.doorbell).filter((d): d is string => !!d));
+  }
+
+  async close(): Promise<void> {
+    await this[CORE].doorbell.close();
+    await this[CORE].store.close();
+  }
+}
+
+function liveEntry(s: SessionRow, pending: number, reserved: boolean): RosterEntry {
+  return {
+    name: s.name!, live: true, role: s.role, project: s.project, host: s.host, cwd: s.cwd, pid: s.pid, name_source: s.name_source, wanted_name: s.wanted_name,
+    client: s.client, can_receive_push: s.can_push, pending, reserved, started_at: iso(s.started_at), last_active_at: iso(s.last_active_at),
+  };
 }

@@ -1,9 +1,24 @@
 /**
- * Who may hold a name (DESIGN.md, "Identity and authority"). Pure rules, applied by the store
- * inside its write transaction so that of two racing processes exactly one wins.
+ * Who may hold a name (DESIGN.md, "Identity and authority"): the rules as a pure decider, and
+ * the claim plan that applies them to the name and its numbered variants. The store runs the
+ * plan inside one write transaction (store/plan.ts), so of two racing processes exactly one wins;
+ * a backend only carries out the plan's steps.
  */
-import { RESERVED_NAMES } from './names.js';
-import type { ClaimDecider, NameSource } from '../store/types.js';
+import { CcDmError } from '../errors.js';
+import { nameKey, RESERVED_NAMES } from '../names.js';
+import type { CandidateState, ClaimCall, ClaimPlan, ClaimSteps, NameSource, NewSession, SessionRow } from '../store/types.js';
+
+/** A candidate as the rules see it: the name asked for, or a numbered variant tried after it was held. */
+export interface ClaimState extends CandidateState {
+  candidate: 'wanted' | 'variant';
+}
+
+export type ClaimDecision =
+  | { kind: 'take'; endHolder?: string }
+  | { kind: 'variant' }
+  | { kind: 'refuse'; code: 'E_NAME_TAKEN' | 'E_NAME_RESERVED'; message: string };
+
+export type ClaimDecider = (state: ClaimState, isAlive: (s: SessionRow) => boolean) => ClaimDecision;
 
 export function claimRules(source: NameSource): ClaimDecider {
   return ({ candidate, name, holder, queued }, isAlive) => {
@@ -36,4 +51,54 @@ export function claimRules(source: NameSource): ClaimDecider {
     if (holderAlive) return { kind: 'variant' };
     return { kind: 'take', endHolder };
   };
+}
+
+export interface ClaimRequest {
+  sessionId: string;
+  name: string;
+  source: NameSource;
+  /** Inserted in the same transaction as the claim (start); absent for a rename. */
+  newSession?: NewSession;
+  /** A rename: this name is released (it says what it is called now) and its queued mail follows. */
+  releasing?: string;
+  at: number;
+}
+
+export type ClaimResult =
+  | { ok: true; session: SessionRow; variantOf?: string; tookOverFrom?: string }
+  | { ok: false; code: 'E_NAME_TAKEN' | 'E_NAME_RESERVED'; message: string };
+
+/** Variants tried after the name itself: `name-2` ... `name-100`. */
+const MAX_VARIANT = 100;
+const TAKEN_BACK = 'process gone; name taken back';
+
+/** One step of the plan, typed by the step's own signature. */
+function* step<K extends keyof ClaimSteps>(name: K, ...args: Parameters<ClaimSteps[K]>): Generator<ClaimCall, ReturnType<ClaimSteps[K]>, unknown> {
+  return (yield { step: name, args } as ClaimCall) as ReturnType<ClaimSteps[K]>;
+}
+
+/**
+ * The claim: the name asked for, then its variants, each decided by the rules on what the
+ * transaction sees. A refusal of a new session throws, so its row is rolled back with it.
+ */
+export function* claimPlan(req: ClaimRequest, decide: ClaimDecider, isAlive: (s: SessionRow) => boolean): ClaimPlan<ClaimResult> {
+  if (req.newSession) yield* step('insertSession', req.newSession);
+  const wanted = req.name.trim();
+  for (let n = 1; n <= MAX_VARIANT; n++) {
+    const display = n === 1 ? wanted : `${wanted}-${n}`;
+    const key = nameKey(display);
+    const state = yield* step('candidate', key, req.sessionId);
+    const d = decide({ candidate: n === 1 ? 'wanted' : 'variant', ...state }, isAlive);
+    if (d.kind === 'variant') continue;
+    if (d.kind === 'refuse') {
+      if (req.newSession) throw new CcDmError(d.code, d.message);
+      return { ok: false, code: d.code, message: d.message };
+    }
+    if (d.endHolder) yield* step('endSession', d.endHolder, TAKEN_BACK, req.at);
+    const source = n === 1 ? req.source : 'variant';
+    const session = yield* step('take', { sessionId: req.sessionId, display, key, source, wanted: n === 1 ? null : wanted, at: req.at });
+    if (req.releasing && req.releasing !== key) yield* step('release', { fromKey: req.releasing, toKey: key, toDisplay: display });
+    return { ok: true, session, variantOf: n === 1 ? undefined : wanted, tookOverFrom: d.endHolder };
+  }
+  throw new CcDmError('E_NAME_TAKEN', `"${wanted}" and its variants up to -${MAX_VARIANT} are all held; choose another CC_DM_SESSION_NAME.`);
 }

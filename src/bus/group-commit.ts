@@ -10,7 +10,7 @@
  * stored (mail queued for a new name makes it a mailbox, and a second dm may count on that) is
  * made again once they are stored; a verdict is recorded after the sends before it.
  */
-import type { PreparedSend, Step } from './bus.js';
+import type { PreparedSend, Step } from './send.js';
 
 /** At most this many sends per transaction, so that one commit never holds the store for long. */
 const MAX_BATCH = 64;
@@ -27,6 +27,8 @@ export class GroupCommit {
   /** Calls submitted and not yet checked. */
   private unchecked = 0;
   private batch: Waiting[] = [];
+  /** Sends taken from the batch by a commit that has not finished yet. */
+  private inFlight = 0;
   /** The commit running or queued; commits run one after the other. */
   private committing: Promise<void> = Promise.resolve();
   private queued?: Promise<void>;
@@ -43,7 +45,8 @@ export class GroupCommit {
           try {
             step = await prepare();
           } catch (e) {
-            if (this.batch.length === 0) throw e;
+            // Only a send not yet stored (waiting, or in a commit still running) can change the answer.
+            if (this.batch.length === 0 && this.inFlight === 0) throw e;
             await this.flush();
             step = await prepare();
           }
@@ -80,11 +83,14 @@ export class GroupCommit {
       this.queued = undefined;
       while (this.batch.length) {
         const batch = this.batch.splice(0, MAX_BATCH);
+        this.inFlight += batch.length;
         try {
           const results = await this.commit(batch.map((w) => w.send));
           batch.forEach((w, i) => w.resolve(results[i]));
         } catch (e) {
           batch.forEach((w) => w.reject(e));
+        } finally {
+          this.inFlight -= batch.length;
         }
       }
     });

@@ -1,74 +1,47 @@
-/** Tool definitions: the exact names and arguments of cc-dm 1.3, plus status, history and inbox. */
-import { MESSAGE_TYPES, PRIORITIES, TTL_MAX_S, TTL_MIN_S, CONTENT_MAX_BYTES } from '../bus/validate.js';
+/**
+ * The tools, as one table: name, what the model is told, the argument schema (the zod schema of
+ * bus/validate.ts, listed as JSON Schema derived from it), and what a call does. The names and
+ * arguments of cc-dm 1.3 are kept; status, history and inbox are added.
+ */
+import type { z } from 'zod';
+import { zodToJsonSchema } from 'zod-to-json-schema';
+import type { Session } from '../bus/session/session.js';
+import { BroadcastArgs, DmArgs, HistoryArgs, InboxArgs, RegisterArgs, StatusArgs, WhoArgs } from '../bus/validate.js';
 
-const metaProps = {
-  priority: { type: 'string', enum: [...PRIORITIES], description: 'How urgent the message is.' },
-  message_type: { type: 'string', enum: [...MESSAGE_TYPES], description: 'What kind of message this is.' },
-  thread_id: { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,64}$', description: 'Groups messages of one conversation; reuse the thread_id of the message you answer.' },
-};
-const content = { type: 'string', description: `The message text (at most ${CONTENT_MAX_BYTES / 1024} KiB).` };
+export interface Tool {
+  name: string;
+  description: string;
+  args: z.ZodTypeAny;
+  run(session: Session, args: never): Promise<object>;
+}
 
-export const TOOLS = [
-  {
-    name: 'dm',
-    description: 'Send a direct message to another cc-dm session by name. It lands in that session\'s context as a <channel> event, or waits in its mailbox if it is not running. Use this (not the built-in SendMessage) for cc-dm sessions.',
-    inputSchema: {
-      type: 'object',
-      properties: {
-        to: { type: 'string', description: 'The recipient session\'s name (see who).' },
-        content,
-        ...metaProps,
-        ttl_s: { type: 'integer', minimum: TTL_MIN_S, maximum: TTL_MAX_S, description: 'How long the message may wait for an offline recipient, in seconds (default 86400).' },
-        queue_if_unknown: { type: 'boolean', description: 'Queue for a name no session has used yet (it will be delivered when a session starts under it).' },
-      },
-      required: ['to', 'content'],
-      additionalProperties: false,
-    },
-  },
-  {
-    name: 'broadcast',
-    description: 'Send a message to every other live cc-dm session in your project scope.',
-    inputSchema: { type: 'object', properties: { content, ...metaProps, ttl_s: { type: 'integer', minimum: TTL_MIN_S, maximum: TTL_MAX_S } }, required: ['content'], additionalProperties: false },
-  },
-  {
-    name: 'who',
-    description: 'List the live cc-dm sessions (name, role, project, working directory, since when, last activity, whether they receive pushes) and the mailboxes of sessions that are down.',
-    inputSchema: { type: 'object', properties: {}, additionalProperties: false },
-  },
-  {
-    name: 'register',
-    description: 'Rename this session and/or set its role and project. The old name is released. A name held by a live session, reserved by the human, or kept as an ended session\'s mailbox cannot be taken.',
-    inputSchema: {
-      type: 'object',
-      properties: {
-        name: { type: 'string', description: 'Letters, digits, ".", "_", "-"; at most 64.' },
-        role: { type: 'string', description: 'What this session does, e.g. planner, backend, tests.' },
-        project: { type: 'string', description: 'Project tag: tagged sessions reach only their own project.' },
-      },
-      required: ['name', 'role'],
-      additionalProperties: false,
-    },
-  },
-  {
-    name: 'status',
-    description: 'Where is a message you sent or received: per recipient, queued / delivered / replied / expired, with times.',
-    inputSchema: { type: 'object', properties: { message_id: { type: 'string' } }, required: ['message_id'], additionalProperties: false },
-  },
-  {
-    name: 'history',
-    description: 'Re-read your recent messages (sent and received), optionally with one peer, in one thread, or matching words. Useful after a compaction.',
-    inputSchema: {
-      type: 'object',
-      properties: {
-        peer: { type: 'string' }, thread_id: metaProps.thread_id, query: { type: 'string', description: 'Words to search for.' },
-        limit: { type: 'integer', minimum: 1, maximum: 200, description: 'Default 20.' },
-      },
-      additionalProperties: false,
-    },
-  },
-  {
-    name: 'inbox',
-    description: 'Read messages waiting for you (needed when this Claude Code does not show channel pushes); they are marked delivered.',
-    inputSchema: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 100 } }, additionalProperties: false },
-  },
-] as const;
+/** A table entry whose handler is typed by its schema. */
+function tool<S extends z.ZodTypeAny>(name: string, description: string, args: S, run: (s: Session, a: z.infer<S>) => Promise<object>): Tool {
+  return { name, description, args, run: run as Tool['run'] };
+}
+
+export const TOOLS: readonly Tool[] = [
+  tool('dm', 'Send a direct message to another cc-dm session by name. It lands in that session\'s context as a <channel> event, or waits in its mailbox if it is not running. Use this (not the built-in SendMessage) for cc-dm sessions.',
+    DmArgs, (s, a) => s.dm(a)),
+  tool('broadcast', 'Send a message to every other live cc-dm session in your project scope.', BroadcastArgs, (s, a) => s.broadcast(a)),
+  tool('who', 'List the live cc-dm sessions (name, role, project, working directory, since when, last activity, whether they receive pushes) and the mailboxes of sessions that are down.',
+    WhoArgs, (s) => s.who()),
+  tool('register', 'Rename this session and/or set its role and project. The old name is released. A name held by a live session, reserved by the human, or kept as an ended session\'s mailbox cannot be taken.',
+    RegisterArgs, (s, a) => s.register(a)),
+  tool('status', 'Where is a message you sent or received: per recipient, queued / delivered / replied / expired, with times.',
+    StatusArgs, (s, a) => s.status(a.message_id)),
+  tool('history', 'Re-read your recent messages (sent and received), optionally with one peer, in one thread, or matching words. Useful after a compaction.',
+    HistoryArgs, (s, a) => s.history(a)),
+  tool('inbox', 'Read messages waiting for you (needed when this Claude Code does not show channel pushes); they are marked delivered.',
+    InboxArgs, (s, a) => s.inbox(a.limit)),
+];
+
+export const TOOLS_BY_NAME: ReadonlyMap<string, Tool> = new Map(TOOLS.map((t) => [t.name, t]));
+
+/** The tools as tools/list gives them: JSON Schema derived from the zod schemas. */
+export function listedTools(): { name: string; description: string; inputSchema: Record<string, unknown> }[] {
+  return TOOLS.map((t) => {
+    const { $schema: _, ...inputSchema } = zodToJsonSchema(t.args, { $refStrategy: 'none', target: 'jsonSchema7' }) as Record<string, unknown>;
+    return { name: t.name, description: t.description, inputSchema };
+  });
+}

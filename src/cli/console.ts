@@ -21,7 +21,7 @@ export async function runConsole(o: { port?: number; open: boolean }): Promise<v
   let running;
   try { running = await startConsole(ctx.bus, { port: o.port }); } catch (e) { await ctx.close(); throw e; }
   console.log(`cc-dm console: ${c.bold(running.url)}`);
-  console.log(c.dim(`store ${ctx.bus.store.where}. The URL carries this run's token: keep it to yourself. Ctrl-C stops.`));
+  console.log(c.dim(`store ${ctx.bus.describeStore().where}. The URL carries this run's token: keep it to yourself. Ctrl-C stops.`));
   if (o.open) openBrowser(running.url);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();

@@ -1,9 +1,9 @@
-/** What a CLI command works with: the configuration, the store, and a bus over them. */
+/** What a CLI command works with: the configuration and a bus over the store it selects. */
+import { openBus } from '../bus/open.js';
+import type { Bus } from '../bus/bus.js';
 import { loadConfig, type Config } from '../config.js';
 import { CcDmError } from '../errors.js';
-import { Bus } from '../bus/bus.js';
-import { openStore } from '../store/open.js';
-import { openDoorbell } from '../wake/open.js';
+import { createLogger } from '../log.js';
 
 export interface CliContext {
   cfg: Config;
@@ -13,10 +13,8 @@ export interface CliContext {
 
 export async function openContext(env: NodeJS.ProcessEnv = process.env): Promise<CliContext> {
   const cfg = loadConfig(env);
-  const store = await openStore(cfg);
-  const doorbell = openDoorbell(cfg, store);
-  const bus = new Bus(store, cfg, doorbell);
-  return { cfg, bus, close: async () => { await doorbell.close(); await store.close(); } };
+  const bus = await openBus(cfg, { log: createLogger({ level: cfg.logLevel, file: cfg.logFile, tag: 'cc-dm' }) });
+  return { cfg, bus, close: () => bus.close() };
 }
 
 /** Human-only commands refuse inside a Claude Code tool call: a model must not act as the human. */

@@ -8,12 +8,10 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Bus } from '../bus/bus.js';
+import type { Bus } from '../bus/bus.js';
+import { openBus } from '../bus/open.js';
 import type { Config } from '../config.js';
-import { errorText } from '../log.js';
-import { openStore } from '../store/open.js';
-import type { Store } from '../store/types.js';
-import { silentDoorbell } from '../wake/doorbell.js';
+import { createLogger, errorText } from '../log.js';
 import { UnixSocketDoorbell, doorbellDir } from '../wake/unix-socket.js';
 
 export type Status = 'ok' | 'warn' | 'fail';
@@ -23,15 +21,6 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 function mode(path: string): string {
   return (statSync(path).mode & 0o777).toString(8).padStart(3, '0');
-}
-
-async function latestSchema(store: Store): Promise<number | undefined> {
-  try {
-    if (store.kind === 'sqlite') return (await import('../store/sqlite/migrations.js')).SQLITE_MIGRATIONS.at(-1)!.version;
-    const path = '../store/postgres/migrations.js';
-    const m = await import(path) as { PG_MIGRATIONS: readonly { version: number }[] };
-    return m.PG_MIGRATIONS.at(-1)!.version;
-  } catch { return undefined; }
 }
 
 /** Claude Code: on PATH first, then the one installed next to cc-dm (node_modules/.bin). */
@@ -69,14 +58,15 @@ export async function doctor(cfg: Config, o: { fix: boolean; progress?: (what: s
   const add = (c: Check) => { checks.push(c); o.progress?.(c.check); };
   add({ check: 'node', status: 'ok', detail: `${process.version} on ${process.platform}` });
 
-  let store: Store | undefined;
+  let bus: Bus | undefined;
   try {
-    store = await openStore(cfg);
-    add({ check: 'store', status: 'ok', detail: `${store.kind} ${store.where}` });
+    bus = await openBus(cfg, { log: createLogger({ level: 'error', file: cfg.logFile }) });
+    const d = bus.describeStore();
+    add({ check: 'store', status: 'ok', detail: `${d.kind} ${d.where}` });
   } catch (e) {
     add({
       check: 'store', status: 'fail', detail: errorText(e),
-      fix: cfg.storeKind === 'postgres' ? 'check that PostgreSQL is up and CC_DM_DATABASE_URL is right' : `check ${cfg.dbPath} and its folder`,
+      fix: cfg.databaseUrl ? 'check that PostgreSQL is up and CC_DM_DATABASE_URL is right' : `check ${cfg.dbPath} and its folder`,
     });
     return checks;
   }
@@ -87,39 +77,34 @@ export async function doctor(cfg: Config, o: { fix: boolean; progress?: (what: s
   }
 
   try {
-    const version = await store.schemaVersion();
-    const latest = await latestSchema(store);
-    add(latest === undefined || version === latest
-      ? { check: 'schema', status: 'ok', detail: `version ${version}${latest !== undefined ? ' (current)' : ''}` }
+    const store = bus.describeStore();
+    const { version, latest } = await bus.schema();
+    add(version === latest
+      ? { check: 'schema', status: 'ok', detail: `version ${version} (current)` }
       : { check: 'schema', status: version > latest ? 'fail' : 'warn', detail: `version ${version}, this cc-dm knows ${latest}`, fix: version > latest ? 'upgrade cc-dm' : 'run any cc-dm command to migrate' });
-    if (store.kind === 'sqlite' && existsSync(cfg.dbPath)) {
-      const m = mode(cfg.dbPath);
-      if (m !== '600') add({ check: 'database file', status: 'warn', detail: `${cfg.dbPath} has mode ${m}`, fix: `chmod 600 ${cfg.dbPath}` });
+    if (store.localFile && existsSync(store.where)) {
+      const m = mode(store.where);
+      if (m !== '600') add({ check: 'database file', status: 'warn', detail: `${store.where} has mode ${m}`, fix: `chmod 600 ${store.where}` });
     }
 
-    const bus = new Bus(store, cfg, silentDoorbell);
-    const live = await bus.liveSessions();
+    const roster = await bus.roster({ offline: true });
+    const live = roster.filter((s) => s.live);
     add({
       check: 'sessions', status: 'ok',
-      detail: live.length ? `${live.length} live: ${live.map((s) => `${s.name}${s.can_push ? '' : ' (inbox only)'}`).join(', ')}` : 'none live',
+      detail: live.length ? `${live.length} live: ${live.map((s) => `${s.name}${s.can_receive_push ? '' : ' (inbox only)'}`).join(', ')}` : 'none live',
     });
-    const now = Date.now();
-    const waiting: string[] = [];
-    for (const n of await store.listNames()) {
-      const count = await store.countPending(n.key, now);
-      if (count) waiting.push(`${n.display} (${count})`);
-    }
+    const waiting = roster.filter((s) => s.pending > 0).map((s) => `${s.name} (${s.pending})`);
     if (waiting.length) add({ check: 'mailboxes', status: 'ok', detail: `mail waiting for ${waiting.join(', ')}` });
-    const pending = await store.listPermissions(true);
+    const pending = await bus.approvals(true);
     add(pending.length
-      ? { check: 'approvals', status: 'warn', detail: `${pending.length} permission request(s) waiting: ${pending.map((p) => `${p.request_id} from ${p.requester_name}`).join(', ')}`, fix: 'cc-dm approvals, then cc-dm approve <id> or deny <id>' }
+      ? { check: 'approvals', status: 'warn', detail: `${pending.length} permission request(s) waiting: ${pending.map((p) => `${p.request_id} from ${p.requester}`).join(', ')}`, fix: 'cc-dm approvals, then cc-dm approve <id> or deny <id>' }
       : { check: 'approvals', status: 'ok', detail: 'none waiting' });
 
     if (!cfg.wake) add({ check: 'doorbells', status: 'warn', detail: 'the doorbell is off (CC_DM_WAKE=0): delivery falls back to polling', fix: 'unset CC_DM_WAKE' });
-    else if (store.createDoorbell) add({ check: 'doorbells', status: 'ok', detail: 'LISTEN/NOTIFY: no socket files' });
+    else if (store.ring === 'notify') add({ check: 'doorbells', status: 'ok', detail: 'LISTEN/NOTIFY: no socket files' });
     else {
       const dir = doorbellDir(cfg.home);
-      const open = new Set((await store.openSessions()).map((s) => s.doorbell).filter((d): d is string => !!d));
+      const open = await bus.openDoorbells();
       const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.sock')).map((f) => join(dir, f)) : [];
       const stale = files.filter((f) => !open.has(f));
       if (stale.length && o.fix) {
@@ -133,7 +118,7 @@ export async function doctor(cfg: Config, o: { fix: boolean; progress?: (what: s
   } catch (e) {
     add({ check: 'store', status: 'fail', detail: errorText(e) });
   } finally {
-    await store.close();
+    await bus.close();
   }
 
   const plugin = findPlugin(cfg.claudeConfigDir);

@@ -1,5 +1,5 @@
 /** Output for people (aligned tables, colour only on a terminal) and for scripts (--json). */
-import type { Trace } from '../store/types.js';
+import type { MessageView } from '../bus/views.js';
 
 function palette(tty: boolean) {
   return {
@@ -15,9 +15,6 @@ const noColor = !!process.env.NO_COLOR;
 export const c = palette(!!process.stdout.isTTY && !noColor);
 export const ce = palette(!!process.stderr.isTTY && !noColor);
 
-export function iso(n: number | null | undefined): string {
-  return n === null || n === undefined ? '' : new Date(n).toISOString();
-}
 
 export function table(rows: Record<string, unknown>[], cols: string[]): string {
   if (rows.length === 0) return c.dim('(none)');
@@ -32,13 +29,12 @@ export function printJson(v: unknown): void {
 }
 
 /** One message as a feed line: time, sender -> recipients, states, content on one line. */
-export function feedLine(t: Trace): string {
-  const m = t.message;
-  const to = m.kind === 'broadcast' ? `* (${t.deliveries.length})` : t.deliveries.map((d) => d.recipient_name).join(',') || m.to_name || '';
-  const states = [...new Set(t.deliveries.map((d) => d.state))].join('/');
-  const who = m.sender_kind === 'human' ? c.yellow(m.from_name) : c.green(m.from_name);
+export function feedLine(m: MessageView): string {
+  const to = m.kind === 'broadcast' ? `* (${m.recipients.length})` : m.recipients.map((d) => d.to).join(',') || m.to || '';
+  const states = [...new Set(m.recipients.map((d) => d.state))].join('/');
+  const who = m.sender_kind === 'human' ? c.yellow(m.from) : c.green(m.from);
   const text = m.content.replace(/\s+/g, ' ');
-  return `${c.dim(iso(m.sent_at).slice(11, 23))} ${who} -> ${to} ${c.dim(`[${states}] ${m.id}`)}${m.thread_id ? c.dim(` #${m.thread_id}`) : ''}\n    ${text.length > 300 ? text.slice(0, 297) + '...' : text}`;
+  return `${c.dim(m.sent_at.slice(11, 23))} ${who} -> ${to} ${c.dim(`[${states}] ${m.message_id}`)}${m.thread_id ? c.dim(` #${m.thread_id}`) : ''}\n    ${text.length > 300 ? text.slice(0, 297) + '...' : text}`;
 }
 
 /**

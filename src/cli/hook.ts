@@ -1,24 +1,26 @@
 /**
  * `cc-dm hook session-start`: Claude Code's SessionStart hook (startup, resume, clear, compact).
  * It re-injects the session's cc-dm identity, which a compaction would otherwise lose. The hook
- * finds its own session by the Claude Code process both it and the channel server descend from.
+ * finds its own session by the agent process both it and the channel server descend from: the
+ * nearest one, so a Claude Code nested in another's tool call names its own session.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { CliContext } from './context.js';
-import type { SessionRow } from '../store/types.js';
+import type { RosterEntry } from '../bus/views.js';
 import { parentOf } from '../bus/liveness.js';
+import type { CliContext } from './context.js';
 
+/** This process's ancestors, nearest first. */
 function ancestors(depth = 5): number[] {
   const out: number[] = [];
   for (let pid: number | undefined = process.ppid; out.length < depth && pid && pid > 1; pid = parentOf(pid)) out.push(pid);
   return out;
 }
 
-export async function findOwnSession(ctx: CliContext, waitMs: number): Promise<SessionRow | undefined> {
-  const mine = new Set(ancestors());
+export async function findOwnSession(ctx: CliContext, waitMs: number): Promise<RosterEntry | undefined> {
+  const mine = ancestors();
   const deadline = Date.now() + waitMs;
   for (;;) {
-    const s = (await ctx.bus.liveSessions()).find((x) => mine.has(x.ppid));
+    const s = await ctx.bus.sessionOfAgent(mine);
     if (s || Date.now() >= deadline) return s;
     await sleep(100); // the channel server may still be starting when the hook runs
   }
@@ -33,10 +35,7 @@ export async function sessionStartContext(ctx: CliContext, source: string): Prom
     s?.wanted_name ? `(The launch name "${s.wanted_name}" was held by another live session.)` : '',
     'Messages from other sessions arrive as <channel> events with from_session/to_session/message_id attributes. Reply with the cc-dm dm tool (mcp__...__dm), never with the built-in SendMessage. Use who for the roster and history to re-read recent messages.',
   ];
-  if (s) {
-    const waiting = await ctx.bus.store.countPending(s.name_key!, Date.now());
-    if (waiting > 0) lines.push(`${waiting} message(s) are waiting for you${s.can_push ? ' and are being pushed' : ': call the inbox tool'}.`);
-  }
+  if (s && s.pending > 0) lines.push(`${s.pending} message(s) are waiting for you${s.can_receive_push ? ' and are being pushed' : ': call the inbox tool'}.`);
   if (source === 'compact') lines.push('Your context was just compacted: call history to re-read recent messages if you need them.');
   return lines.filter(Boolean).join('\n');
 }

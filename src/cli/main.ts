@@ -1,29 +1,26 @@
 /**
- * The `cc-dm` command: a thin layer over the same bus the channel server uses.
- * Exit codes, for scripts:
- *   0  done (doctor: every check passed or only warned)
- *   1  failed (an unexpected error; doctor: a check failed)
- *   2  bad usage or configuration (unknown option, missing argument, invalid value or setting)
- *   3  refused (human-only command inside Claude Code, forbidden, out of scope)
- *   4  not found (no such message, request, recipient, or a renamed one)
- *   5  store unavailable (down, busy past the limit, corrupt, or newer than this cc-dm)
+ * The `cc-dm` command: a thin layer over the same bus the channel server uses. Exit codes are
+ * those of errors.ts: 0 done, 1 failed, 2 bad usage or configuration, 3 refused, 4 not found,
+ * 5 store unavailable (doctor: 1 when a check failed).
  */
 import { Command, CommanderError, Option } from 'commander';
-import { CcDmError, isCcDmError, type ErrorCode } from '../errors.js';
+import { CcDmError, exitCode, isCcDmError } from '../errors.js';
 import { errorText } from '../log.js';
-import { checkName, nameKey } from '../bus/names.js';
+import { nameKey } from '../names.js';
+import { VERSION } from '../version.js';
 import { parseArgs, DmArgs, BroadcastArgs, PRIORITIES, MESSAGE_TYPES } from '../bus/validate.js';
-import { traceView } from '../bus/session.js';
+import type { HistoryFilter } from '../store/types.js';
 import { openContext, requireHuman, type CliContext } from './context.js';
-import { parseSince } from './time.js';
-import { c, ce, feedLine, iso, printJson, step, table } from './format.js';
+import { parseSince } from '../bus/time.js';
+import { c, ce, feedLine, printJson, step, table } from './format.js';
 
-export { parseSince };
-
-const EXIT: Partial<Record<ErrorCode, number>> = {
-  E_CONFIG: 2, E_INVALID: 2, E_HUMAN_ONLY: 3, E_FORBIDDEN: 3, E_SCOPE: 3, E_NOT_FOUND: 4, E_UNKNOWN_RECIPIENT: 4, E_RENAMED: 4,
-  E_STORE_DOWN: 5, E_STORE_BUSY: 5, E_STORE_CORRUPT: 5, E_STORE_VERSION: 5,
-};
+/** A remedy worded for a person at the CLI (the tools word theirs for a model). */
+function withCliRemedy(e: unknown): unknown {
+  if (isCcDmError(e) && e.details?.retryWith === 'queue_if_unknown') {
+    return new CcDmError(e.code, `${e.message} To queue mail for a session that will start later under this name, run cc-dm send again with --queue.`, e.details);
+  }
+  return e;
+}
 
 async function withContext<T>(fn: (ctx: CliContext) => Promise<T>): Promise<T> {
   const ctx = await openContext();
@@ -41,33 +38,23 @@ function num(what: string, min: number, max: number) {
 export function buildProgram(): Command {
   const program = new Command('cc-dm')
     .description('Direct messages between Claude Code sessions, pushed into the receiving model\'s context.')
-    .version('2.0.0')
+    .version(VERSION)
     .showHelpAfterError()
     .exitOverride() // inherited by every subcommand: run() maps commander's errors to exit code 2
     .configureOutput({ outputError: (s, write) => write(ce.red(s)) });
 
   program.command('serve').description('run the MCP channel server over stdio (the command Claude Code spawns)')
-    .action(async () => { const { serve } = await import('../channel/server.js'); await serve(); });
+    .action(async () => { const { serve } = await import('../channel/main.js'); await serve(); });
 
   program.command('who').description('list live sessions').option('--all', 'also every mailbox of a session not running')
     .option('--json', 'machine-readable output')
     .action((o) => withContext(async (ctx) => {
-      if (o.all) {
-        const { roster } = await import('../console/views.js');
-        const all = (await roster(ctx.bus)).map((r) => ({ ...r, started_at: iso(r.started_at), last_active_at: iso(r.last_active_at) }));
-        if (o.json) return printJson(all);
-        return console.log(table(all.map((r) => ({ ...r, state: r.live ? c.green('live') : c.dim('down'), push: r.live ? (r.can_push ? 'yes' : c.yellow('no (inbox)')) : '' })),
-          ['name', 'state', 'role', 'project', 'push', 'pending', 'last_active_at']));
-      }
-      const live = await ctx.bus.liveSessions();
-      const rows = live.map((s) => ({
-        name: s.name, role: s.role, project: s.project, cwd: s.cwd, host: s.host, pid: s.pid,
-        since: iso(s.started_at), last_active: iso(s.last_active_at), push: s.can_push, name_source: s.name_source,
-        pending: 0,
-      }));
-      for (const r of rows) r.pending = await ctx.bus.store.countPending(nameKey(r.name!), Date.now());
+      const rows = await ctx.bus.roster({ offline: !!o.all });
       if (o.json) return printJson(rows);
-      console.log(table(rows.map((r) => ({ ...r, push: r.push ? 'yes' : c.yellow('no (inbox)') })), ['name', 'role', 'project', 'push', 'pending', 'since', 'last_active', 'cwd']));
+      const push = (live: boolean, can: boolean) => (!live ? '' : can ? 'yes' : c.yellow('no (inbox)'));
+      const shown = rows.map((r) => ({ ...r, state: r.live ? c.green('live') : c.dim('down'), push: push(r.live, r.can_receive_push) }));
+      console.log(table(shown, o.all ? ['name', 'state', 'role', 'project', 'push', 'pending', 'last_active_at']
+        : ['name', 'role', 'project', 'push', 'pending', 'started_at', 'last_active_at', 'cwd']));
     }));
 
   program.command('send').description('send a message as the human (sender_kind: human)')
@@ -91,14 +78,8 @@ export function buildProgram(): Command {
         const [to, ...text] = words;
         if (text.length === 0) throw new CcDmError('E_INVALID', 'send needs a recipient name and a message (or --broadcast and a message).');
         if (o.project) throw new CcDmError('E_INVALID', '--project goes with --broadcast; a dm reaches its recipient by name.');
-        try {
-          result = await ctx.bus.dm({ kind: 'human' }, parseArgs(DmArgs, strip({ to, content: text.join(' '), ...meta, queue_if_unknown: o.queue || undefined }), 'send'));
-        } catch (e) {
-          if (isCcDmError(e) && e.code === 'E_UNKNOWN_RECIPIENT') {
-            throw new CcDmError(e.code, e.message.replace(/call dm again with queue_if_unknown: true/, 'run cc-dm send again with --queue'), e.details);
-          }
-          throw e;
-        }
+        result = await ctx.bus.dm({ kind: 'human' }, parseArgs(DmArgs, strip({ to, content: text.join(' '), ...meta, queue_if_unknown: o.queue || undefined }), 'send'))
+          .catch((e) => { throw withCliRemedy(e); });
       }
       if (o.json) return printJson(result);
       if ('permission_answered' in result) return console.log(`${c.green('answered')} ${result.note}`);
@@ -112,8 +93,7 @@ export function buildProgram(): Command {
     .argument('<name>').option('--release', 'remove the reservation').option('--json', 'machine-readable output')
     .action((name: string, o) => withContext(async (ctx) => {
       requireHuman(ctx.cfg, 'cc-dm reserve');
-      const display = checkName(name);
-      await ctx.bus.store.reserveName(display, nameKey(display), !o.release);
+      const display = await ctx.bus.reserve(name, !o.release);
       if (o.json) return printJson({ success: true, name: display, reserved: !o.release });
       console.log(o.release ? `"${display}" is no longer reserved.` : `"${display}" is reserved: only a session launched with CC_DM_SESSION_NAME=${display} can hold it.`);
     }));
@@ -121,12 +101,10 @@ export function buildProgram(): Command {
   program.command('approvals').description('list permission requests waiting for an answer')
     .option('--all', 'include answered ones, with who answered').option('--json', 'machine-readable output')
     .action((o) => withContext(async (ctx) => {
-      const rows = (await ctx.bus.store.listPermissions(!o.all)).map((p) => ({
-        id: p.request_id, from: p.requester_name, tool: p.tool_name, description: p.description, input: p.input_preview,
-        approver: p.approver_key ?? 'human', state: p.state, asked_at: iso(p.created_at), decided_by: p.decided_by, decided_at: iso(p.decided_at),
-      }));
+      const rows = await ctx.bus.approvals(!o.all);
       if (o.json) return printJson(rows);
-      console.log(table(rows, o.all ? ['id', 'from', 'tool', 'state', 'decided_by', 'asked_at', 'description'] : ['id', 'from', 'tool', 'approver', 'asked_at', 'description', 'input']));
+      console.log(table(rows as unknown as Record<string, unknown>[], o.all ? ['request_id', 'requester', 'tool_name', 'state', 'decided_by', 'asked_at', 'description']
+        : ['request_id', 'requester', 'tool_name', 'approver', 'asked_at', 'description', 'input_preview']));
     }));
 
   for (const [cmd, behavior] of [['approve', 'allow'], ['deny', 'deny']] as const) {
@@ -144,10 +122,10 @@ export function buildProgram(): Command {
   program.command('trace').description('where a message is: per recipient, its state and times')
     .argument('<message_id>').option('--json', 'machine-readable output')
     .action((id: string, o) => withContext(async (ctx) => {
-      const view = traceView(await ctx.bus.trace(id));
+      const { content: _content, ...view } = await ctx.bus.trace(id);
       if (o.json) return printJson(view);
       console.log(`${view.message_id} from ${view.from} (${view.sender_kind}) at ${view.sent_at}${view.thread_id ? ` thread ${view.thread_id}` : ''}`);
-      console.log(table(view.recipients as Record<string, unknown>[], ['to', 'state', 'queued_at', 'delivered_at', 'delivered_via', 'replied_at', 'expired_at', 'expire_reason']));
+      console.log(table(view.recipients as unknown as Record<string, unknown>[], ['to', 'state', 'queued_at', 'delivered_at', 'delivered_via', 'replied_at', 'expired_at', 'expire_reason']));
     }));
 
   const historyOptions = (cmd: Command) => cmd
@@ -158,14 +136,14 @@ export function buildProgram(): Command {
     .option('-n, --limit <n>', 'at most this many (newest)', num('--limit', 1, 10000), 50)
     .option('--json', 'machine-readable output');
   const runHistory = (query: string | undefined, o: Record<string, any>) => withContext(async (ctx) => {
-    const rows = await ctx.bus.store.history({
+    const rows = await ctx.bus.history({
       participant: o.peer ? nameKey(o.peer) : undefined, peer: o.with ? nameKey(o.with) : undefined,
       thread_id: o.thread, project: o.project, since: o.since ? parseSince(o.since) : undefined,
       until: o.until ? parseSince(o.until) : undefined, query, limit: o.limit,
     });
-    if (o.json) return printJson(rows.map(traceView).map((v, i) => ({ ...v, content: rows[i]!.message.content })));
+    if (o.json) return printJson(rows);
     if (rows.length === 0) console.log(c.dim('(no messages)'));
-    for (const t of rows) console.log(feedLine(t));
+    for (const m of rows) console.log(feedLine(m));
   });
   historyOptions(program.command('log').description('message history, oldest first')).action((o) => runHistory(undefined, o));
   historyOptions(program.command('search').description('full-text search over all history').argument('<words...>'))
@@ -177,17 +155,17 @@ export function buildProgram(): Command {
     .option('--thread <id>', 'only one thread').option('--project <project>', 'only one project')
     .option('--json', 'one JSON object per line')
     .action((o) => withContext(async (ctx) => {
-      const filter = { participant: o.peer ? nameKey(o.peer) : undefined, thread_id: o.thread, project: o.project };
-      const out = (t: Parameters<typeof feedLine>[0]) => console.log(o.json ? JSON.stringify({ ...traceView(t), content: t.message.content }) : feedLine(t));
-      const recent = o.lines > 0 ? await ctx.bus.store.history({ ...filter, limit: o.lines }) : [];
+      const filter: Omit<HistoryFilter, 'limit'> = { participant: o.peer ? nameKey(o.peer) : undefined, thread_id: o.thread, project: o.project };
+      const out = (m: Parameters<typeof feedLine>[0]) => console.log(o.json ? JSON.stringify(m) : feedLine(m));
+      const recent = o.lines > 0 ? await ctx.bus.history({ ...filter, limit: o.lines }) : [];
       recent.forEach(out);
       // Follow from the end of all history (not of the filtered part): nothing older is printed twice.
-      let after = (await ctx.bus.store.history({ limit: 1 })).at(-1)?.message.seq ?? 0;
-      if (recent.length) after = Math.max(after, recent.at(-1)!.message.seq);
+      let after = (await ctx.bus.history({ limit: 1 })).at(-1)?.seq ?? 0;
+      if (recent.length) after = Math.max(after, recent.at(-1)!.seq);
       while (o.follow) {
-        const rows = await ctx.bus.store.history({ ...filter, afterSeq: after, limit: 500 });
+        const rows = await ctx.bus.history({ ...filter, afterSeq: after, limit: 500 });
         rows.forEach(out);
-        if (rows.length) after = rows.at(-1)!.message.seq;
+        if (rows.length) after = rows.at(-1)!.seq;
         await new Promise((r) => setTimeout(r, 250));
       }
     }));
@@ -197,8 +175,8 @@ export function buildProgram(): Command {
     .option('--json', 'machine-readable output')
     .action((o) => withContext(async (ctx) => {
       const days = o.olderThan ?? ctx.cfg.retentionDays;
-      const expired = await step('expiring queued mail past its time to live', () => ctx.bus.store.expireDue(Date.now()), (n) => `${n} expired`);
-      const r = await step(`deleting history older than ${days} day(s)`, () => ctx.bus.store.prune(Date.now() - days * 86_400_000),
+      const expired = await step('expiring queued mail past its time to live', () => ctx.bus.expire(), (n) => `${n} expired`);
+      const r = await step(`deleting history older than ${days} day(s)`, () => ctx.bus.prune(days),
         (x) => `${x.messages} message(s), ${x.sessions} session(s)`);
       if (o.json) return printJson({ ...r, expired, older_than_days: days });
       console.log(`pruned ${r.messages} message(s) and ${r.sessions} ended session(s) older than ${days} day(s); ${expired} queued message(s) expired.`);
@@ -265,6 +243,6 @@ export async function run(argv: string[]): Promise<void> {
     // Commander has printed its message (or the help) already; help and --version are success.
     if (e instanceof CommanderError) { process.exitCode = e.exitCode === 0 ? 0 : 2; return; }
     process.stderr.write(`${ce.red('cc-dm:')} ${errorText(e)}\n`);
-    process.exitCode = isCcDmError(e) ? (EXIT[e.code] ?? 1) : 1;
+    process.exitCode = isCcDmError(e) ? exitCode(e.code) : 1;
   }
 }

@@ -8,23 +8,23 @@
  */
 export function consoleClient(): void {
   interface Recipient {
-    to: string; state: string; queued_at: number; delivered_at: number | null; delivered_via: string | null;
-    replied_at: number | null; expired_at: number | null; expire_reason: string | null;
+    to: string; state: string; queued_at: string; delivered_at: string | null; delivered_via: string | null;
+    replied_at: string | null; expired_at: string | null; expire_reason: string | null;
   }
   interface Msg {
-    seq: number; id: string; kind: string; from: string; sender_kind: string; to: string | null; project: string | null;
-    content: string; priority: string | null; message_type: string | null; thread_id: string | null; sent_at: number;
-    expires_at: number; recipients: Recipient[];
+    seq: number; message_id: string; kind: string; from: string; sender_kind: string; to: string | null; project: string | null;
+    content: string; priority: string | null; message_type: string | null; thread_id: string | null; sent_at: string;
+    expires_at: string; recipients: Recipient[];
   }
   interface Session {
-    name: string; live: boolean; role: string | null; project: string | null; can_push: boolean; pending: number;
-    reserved: boolean; cwd: string | null; started_at: number | null; last_active_at: number | null;
+    name: string; live: boolean; role: string | null; project: string | null; can_receive_push: boolean; pending: number;
+    reserved: boolean; cwd: string | null; started_at: string | null; last_active_at: string | null;
   }
   interface Approval {
     request_id: string; requester: string; approver: string; tool_name: string; description: string; input_preview: string;
-    state: string; created_at: number;
+    state: string; asked_at: string;
   }
-  interface Thread { thread_id: string; messages: number; last_at: number; participants: string[] }
+  interface Thread { thread_id: string; messages: number; last_at: string; participants: string[] }
 
   const FEED_MAX = 1000;
   const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -36,8 +36,10 @@ export function consoleClient(): void {
     for (const k of kids) if (k) e.append(typeof k === 'string' ? document.createTextNode(k) : k);
     return e;
   }
-  const clock = (t: number) => new Date(t).toLocaleTimeString([], { hour12: false });
-  const stamp = (t: number | null) => (t === null ? '' : new Date(t).toLocaleString([], { hour12: false }));
+  // Times arrive as ISO 8601 strings.
+  const clock = (t: string) => new Date(t).toLocaleTimeString([], { hour12: false });
+  const stamp = (t: string | null) => (t === null ? '' : new Date(t).toLocaleString([], { hour12: false }));
+  const ms = (t: string) => Date.parse(t);
 
   async function api<T>(path: string, post?: unknown): Promise<T> {
     const r = await fetch(path, post === undefined ? { credentials: 'same-origin' } : {
@@ -70,9 +72,9 @@ export function consoleClient(): void {
 
   function msgNode(m: Msg): HTMLElement {
     const to = m.kind === 'broadcast' ? `everyone (${m.recipients.length})` : m.recipients.map((r) => r.to).join(', ') || (m.to ?? '');
-    const li = el('li', { class: `msg ${m.sender_kind}${m.id === selected ? ' selected' : ''}`, 'data-id': m.id, 'data-seq': String(m.seq), tabindex: '0' },
+    const li = el('li', { class: `msg ${m.sender_kind}${m.message_id === selected ? ' selected' : ''}`, 'data-id': m.message_id, 'data-seq': String(m.seq), tabindex: '0' },
       el('div', { class: 'head' },
-        el('time', { datetime: new Date(m.sent_at).toISOString(), title: stamp(m.sent_at) }, clock(m.sent_at)),
+        el('time', { datetime: m.sent_at, title: stamp(m.sent_at) }, clock(m.sent_at)),
         el('span', { class: `who ${m.sender_kind}` }, m.from),
         el('span', { class: 'arrow' }, m.kind === 'broadcast' ? '⇉' : '→'),
         el('span', { class: 'who to' }, to),
@@ -81,7 +83,7 @@ export function consoleClient(): void {
         m.message_type && el('span', { class: 'tag type' }, m.message_type),
         stateSummary(m)),
       el('div', { class: 'content' }, m.content));
-    const open = () => void showTrace(m.id);
+    const open = () => void showTrace(m.message_id);
     li.addEventListener('click', open);
     li.addEventListener('keydown', (e) => { if (e.key === 'Enter') open(); });
     return li;
@@ -100,7 +102,7 @@ export function consoleClient(): void {
   }
 
   function upsert(list: Msg[], m: Msg): boolean {
-    const i = list.findIndex((x) => x.id === m.id);
+    const i = list.findIndex((x) => x.message_id === m.message_id);
     if (i >= 0) { list[i] = m; return true; }
     return false;
   }
@@ -123,7 +125,7 @@ export function consoleClient(): void {
     if (results) upsert(results, m);
     const old = $('feed').querySelector(`li[data-seq="${m.seq}"]`);
     if (old) old.replaceWith(msgNode(m));
-    if (selected === m.id) renderTrace(m);
+    if (selected === m.message_id) renderTrace(m);
   }
 
   function button(text: string, cls: string, onClick: () => void, attrs: Record<string, string> = {}): HTMLElement {
@@ -167,10 +169,10 @@ export function consoleClient(): void {
       el('div', { class: 'line' },
         el('span', { class: 'dot', title: s.live ? 'running' : 'not running: mail waits in its mailbox' }),
         el('span', { class: 'name' }, s.name),
-        s.live && el('span', { class: `tag ${s.can_push ? 'push' : 'inbox'}`, title: s.can_push ? 'messages are pushed into its context' : 'its Claude Code does not show pushes: it pulls with its inbox tool' }, s.can_push ? 'push' : 'inbox'),
+        s.live && el('span', { class: `tag ${s.can_receive_push ? 'push' : 'inbox'}`, title: s.can_receive_push ? 'messages are pushed into its context' : 'its Claude Code does not show pushes: it pulls with its inbox tool' }, s.can_receive_push ? 'push' : 'inbox'),
         s.pending > 0 && el('span', { class: 'tag pending', title: 'messages waiting for it' }, `${s.pending} waiting`),
         s.reserved && el('span', { class: 'tag', title: 'reserved with cc-dm reserve' }, 'reserved')),
-      el('div', { class: 'sub' }, [s.role, s.project && `project ${s.project}`, s.live ? `active ${clock(s.last_active_at ?? 0)}` : (s.last_active_at ? `last seen ${stamp(s.last_active_at)}` : 'never ran')].filter(Boolean).join(' · ')),
+      el('div', { class: 'sub' }, [s.role, s.project && `project ${s.project}`, s.live ? `active ${s.last_active_at ? clock(s.last_active_at) : ''}` : (s.last_active_at ? `last seen ${stamp(s.last_active_at)}` : 'never ran')].filter(Boolean).join(' · ')),
       el('div', { class: 'actions' },
         button('dm', 'small', () => { composeTo(s.name); }, { 'data-action': 'dm' }),
         button('history', 'small', () => filterBy('peer', s.name), { 'data-action': 'history' })))));
@@ -224,7 +226,7 @@ export function consoleClient(): void {
           el('span', { class: 'tag' }, a.request_id)),
         a.description && el('div', { class: 'desc' }, a.description),
         a.input_preview && el('pre', { class: 'input' }, a.input_preview),
-        el('div', { class: 'sub' }, `asked ${clock(a.created_at)} · approver: ${a.approver}`),
+        el('div', { class: 'sub' }, `asked ${clock(a.asked_at)} · approver: ${a.approver}`),
         el('div', { class: 'actions' },
           button('Approve', 'approve', () => void answer('allow'), { 'data-action': 'approve' }),
           button('Deny', 'deny', () => void answer('deny'), { 'data-action': 'deny' })),
@@ -245,10 +247,10 @@ export function consoleClient(): void {
   function renderTrace(m: Msg): void {
     const rows = m.recipients.map((r) => el('tr', { class: `state-row ${r.state}`, 'data-to': r.to },
       el('td', {}, r.to), el('td', {}, el('span', { class: `state ${r.state}` }, r.state)), el('td', { title: stamp(r.queued_at) }, clock(r.queued_at)),
-      el('td', { title: stamp(r.delivered_at) }, r.delivered_at ? `${clock(r.delivered_at)} ${r.delivered_via ?? ''} (+${r.delivered_at - r.queued_at} ms)` : ''),
+      el('td', { title: stamp(r.delivered_at) }, r.delivered_at ? `${clock(r.delivered_at)} ${r.delivered_via ?? ''} (+${ms(r.delivered_at) - ms(r.queued_at)} ms)` : ''),
       el('td', { title: stamp(r.replied_at ?? r.expired_at) }, r.replied_at ? clock(r.replied_at) : r.expired_at ? `expired: ${r.expire_reason ?? ''}` : '')));
     $('trace').replaceChildren(
-      el('div', { class: 'line' }, el('code', { class: 'mid' }, m.id)),
+      el('div', { class: 'line' }, el('code', { class: 'mid' }, m.message_id)),
       el('div', { class: 'sub' }, `${m.kind} from ${m.from} (${m.sender_kind}) at ${stamp(m.sent_at)}${m.thread_id ? ` · thread ${m.thread_id}` : ''}${m.project ? ` · project ${m.project}` : ''}`),
       el('div', { class: 'content' }, m.content),
       el('table', {}, el('thead', {}, el('tr', {}, ...['to', 'state', 'queued', 'delivered', 'replied'].map((h) => el('th', {}, h)))), el('tbody', {}, ...rows)),

@@ -9,7 +9,12 @@
 import type { SSEStreamingApi } from 'hono/streaming';
 import type { Bus } from '../bus/bus.js';
 import { errorText } from '../log.js';
-import { approvalView, deliverySignature, messageView, roster } from './views.js';
+import type { MessageView } from '../bus/views.js';
+
+/** A signature of a message's delivery states: an update is sent when it changes. */
+function deliverySignature(v: MessageView): string {
+  return v.recipients.map((r) => `${r.to}:${r.state}`).join(',');
+}
 
 const TICK_MS = 200;
 const SLOW_EVERY = 5; // roster and delivery updates: every 5 ticks (1 s)
@@ -30,10 +35,9 @@ export async function follow(bus: Bus, stream: SSEStreamingApi, after: number): 
   for (let tick = 0; !closed; tick++) {
     try {
       for (let more = true; more && !closed;) {
-        const rows = await bus.store.history({ afterSeq: lastSeq, limit: 500 });
+        const rows = await bus.history({ afterSeq: lastSeq, limit: 500 });
         more = rows.length === 500;
-        for (const t of rows) {
-          const v = messageView(t);
+        for (const v of rows) {
           await send('message', v, v.seq);
           lastSeq = v.seq;
           if (v.recipients.some((r) => r.state === 'queued')) tracked.set(v.seq, deliverySignature(v));
@@ -43,22 +47,21 @@ export async function follow(bus: Bus, stream: SSEStreamingApi, after: number): 
         for (const seq of tracked.keys()) if (seq < lastSeq - TRACK_WINDOW) tracked.delete(seq);
         if (tracked.size) {
           const oldest = Math.min(...tracked.keys());
-          const rows = await bus.store.history({ afterSeq: oldest - 1, limit: lastSeq - oldest + 1 });
-          for (const t of rows) {
-            const old = tracked.get(t.message.seq);
+          const rows = await bus.history({ afterSeq: oldest - 1, limit: lastSeq - oldest + 1 });
+          for (const v of rows) {
+            const old = tracked.get(v.seq);
             if (old === undefined) continue;
-            const v = messageView(t);
             const sig = deliverySignature(v);
             if (sig !== old) await send('update', v);
             if (v.recipients.some((r) => r.state === 'queued')) tracked.set(v.seq, sig);
             else tracked.delete(v.seq);
           }
         }
-        const r = JSON.stringify(await roster(bus));
+        const r = JSON.stringify(await bus.roster({ offline: true }));
         if (r !== rosterJson) { rosterJson = r; await stream.writeSSE({ event: 'roster', data: r }); }
       }
       // A permission dialog blocks a session until answered: pending requests every tick.
-      const a = JSON.stringify((await bus.store.listPermissions(true)).map(approvalView));
+      const a = JSON.stringify(await bus.approvals(true));
       if (a !== approvalsJson) { approvalsJson = a; await stream.writeSSE({ event: 'approvals', data: a }); }
       if (tick % PING_EVERY === PING_EVERY - 1) await stream.write(': ping\n\n');
     } catch (e) {

@@ -6,9 +6,9 @@ function text(s: string): string {
   return s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 }
 
-const OPTIONS = (values: string[]) => ['<option value="">—</option>', ...values.map((v) => `<option>${v}</option>`)].join('');
+const OPTIONS = (values: readonly string[]) => ['<option value="">—</option>', ...values.map((v) => `<option>${v}</option>`)].join('');
 
-export function page(nonce: string, info: { store: string; kind: string }): string {
+export function page(nonce: string, info: { store: string; kind: string; priorities: readonly string[]; messageTypes: readonly string[] }): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -62,8 +62,8 @@ export function page(nonce: string, info: { store: string; kind: string }): stri
           <input id="c-thread" placeholder="thread" aria-label="thread">
         </div>
         <div class="row">
-          <select id="c-priority" aria-label="priority">${OPTIONS(['urgent', 'normal', 'low'])}</select>
-          <select id="c-type" aria-label="message type">${OPTIONS(['task', 'question', 'status', 'review'])}</select>
+          <select id="c-priority" aria-label="priority">${OPTIONS(info.priorities)}</select>
+          <select id="c-type" aria-label="message type">${OPTIONS(info.messageTypes)}</select>
           <label class="check" title="queue for a name that no session has used yet"><input id="c-queue" type="checkbox"> queue</label>
         </div>
         <textarea id="c-content" rows="4" placeholder="Message (Ctrl+Enter sends)" aria-label="message"></textarea>

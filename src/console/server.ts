@@ -11,21 +11,22 @@ import { Hono, type Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import type { Bus } from '../bus/bus.js';
-import { nameKey } from '../bus/names.js';
-import { BroadcastArgs, DmArgs, parseArgs } from '../bus/validate.js';
-import { CcDmError, isCcDmError } from '../errors.js';
+import { parseSince } from '../bus/time.js';
+import { BroadcastArgs, DmArgs, MESSAGE_TYPES, parseArgs, PRIORITIES } from '../bus/validate.js';
+import { CcDmError, codeOf, httpStatus, isCcDmError } from '../errors.js';
 import { errorText } from '../log.js';
-import { parseSince } from '../cli/time.js';
+import { nameKey } from '../names.js';
 import { guard, newToken } from './guard.js';
 import { follow } from './live.js';
 import { page } from './page.js';
-import { approvalView, messageView, roster, threads } from './views.js';
 
-const STATUS: Record<string, 400 | 403 | 404 | 409 | 503> = {
-  E_INVALID: 400, E_CONFIG: 400, E_FORBIDDEN: 403, E_SCOPE: 403, E_HUMAN_ONLY: 403,
-  E_NOT_FOUND: 404, E_UNKNOWN_RECIPIENT: 404, E_RENAMED: 409,
-  E_STORE_BUSY: 503, E_STORE_DOWN: 503, E_STORE_CORRUPT: 503, E_STORE_VERSION: 503,
-};
+/** A remedy worded for a person at the console (the tools word theirs for a model). */
+function withConsoleRemedy(e: unknown): unknown {
+  if (isCcDmError(e) && e.details?.retryWith === 'queue_if_unknown') {
+    return new CcDmError(e.code, `${e.message} To queue mail for a session that will start later under this name, tick "queue" and send again.`, e.details);
+  }
+  return e;
+}
 
 const SendBody = z.object({
   to: z.string().max(200).optional(),
@@ -67,8 +68,8 @@ export function consoleApp(bus: Bus, token: string, port: () => number): Hono {
     if (!c.res.headers.get('cache-control')) c.header('cache-control', 'no-store');
   });
   app.onError((e, c) => {
-    const code = isCcDmError(e) ? e.code : 'E_INTERNAL';
-    return c.json({ success: false, code, error: errorText(e) }, STATUS[code] ?? 500);
+    const code = codeOf(e);
+    return c.json({ success: false, code, error: errorText(e) }, httpStatus(code));
   });
 
   app.get('/', (c) => {
@@ -77,24 +78,25 @@ export function consoleApp(bus: Bus, token: string, port: () => number): Hono {
       "default-src 'none'", `script-src 'nonce-${nonce}'`, `style-src 'nonce-${nonce}'`, "connect-src 'self'",
       "img-src 'none'", "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'",
     ].join('; '));
-    return c.html(page(nonce, { store: bus.store.where, kind: bus.store.kind }));
+    const store = bus.describeStore();
+    return c.html(page(nonce, { store: store.where, kind: store.kind, priorities: PRIORITIES, messageTypes: MESSAGE_TYPES }));
   });
 
-  app.get('/api/roster', async (c) => c.json(await roster(bus)));
-  app.get('/api/threads', async (c) => c.json(await threads(bus)));
-  app.get('/api/approvals', async (c) => c.json((await bus.store.listPermissions(c.req.query('all') === undefined)).map(approvalView)));
+  app.get('/api/roster', async (c) => c.json(await bus.roster({ offline: true })));
+  app.get('/api/threads', async (c) => c.json(await bus.threads()));
+  app.get('/api/approvals', async (c) => c.json(await bus.approvals(c.req.query('all') === undefined)));
 
   app.get('/api/history', async (c) => {
     const q = parseArgs(HistoryQuery, empty(c.req.query()), 'history');
-    const rows = await bus.store.history({
+    const rows = await bus.history({
       participant: q.peer ? nameKey(q.peer) : undefined, peer: q.with ? nameKey(q.with) : undefined, thread_id: q.thread,
       project: q.project, query: q.q, since: q.since ? parseSince(q.since) : undefined, until: q.until ? parseSince(q.until) : undefined,
       limit: q.limit ?? 200,
     });
-    return c.json(rows.map(messageView));
+    return c.json(rows);
   });
 
-  app.get('/api/trace/:id', async (c) => c.json(messageView(await bus.trace(c.req.param('id')))));
+  app.get('/api/trace/:id', async (c) => c.json(await bus.trace(c.req.param('id'))));
 
   app.post('/api/send', async (c) => {
     const b = await body(c, SendBody, 'send');
@@ -103,14 +105,8 @@ export function consoleApp(bus: Bus, token: string, port: () => number): Hono {
       return c.json(await bus.broadcast({ kind: 'human' }, parseArgs(BroadcastArgs, meta, 'send'), { project: b.project || undefined }));
     }
     if (!b.to?.trim()) throw new CcDmError('E_INVALID', 'send: say who to send to, or choose broadcast.');
-    try {
-      return c.json(await bus.dm({ kind: 'human' }, parseArgs(DmArgs, empty({ ...meta, to: b.to, queue_if_unknown: b.queue_if_unknown || undefined }), 'send')));
-    } catch (e) {
-      if (isCcDmError(e) && e.code === 'E_UNKNOWN_RECIPIENT') {
-        throw new CcDmError(e.code, e.message.replace(/call dm again with queue_if_unknown: true/, 'tick "queue" and send again'), e.details);
-      }
-      throw e;
-    }
+    return c.json(await bus.dm({ kind: 'human' }, parseArgs(DmArgs, empty({ ...meta, to: b.to, queue_if_unknown: b.queue_if_unknown || undefined }), 'send'))
+      .catch((e) => { throw withConsoleRemedy(e); }));
   });
 
   app.post('/api/approvals/:id', async (c) => {

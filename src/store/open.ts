@@ -2,10 +2,10 @@
 import type { Config } from '../config.js';
 import type { Store } from './types.js';
 
-export async function openStore(cfg: Config): Promise<Store> {
-  if (cfg.storeKind === 'postgres') {
+export async function openStore(cfg: Config, onWarning?: (message: string) => void): Promise<Store> {
+  if (cfg.databaseUrl) {
     const { PostgresStore } = await import('./postgres/postgres-store.js');
-    return PostgresStore.open({ url: cfg.databaseUrl!, host: cfg.host, retryLimitMs: cfg.busyLimitMs });
+    return PostgresStore.open({ url: cfg.databaseUrl, retryLimitMs: cfg.busyLimitMs, onWarning });
   }
   const { SqliteStore } = await import('./sqlite/sqlite-store.js');
   return SqliteStore.open({ path: cfg.dbPath, busyLimitMs: cfg.busyLimitMs });

@@ -1,13 +1,16 @@
 /**
  * The store interface: the single source of truth for sessions, names, messages, deliveries
- * and permission requests. Two backends implement it (SQLite, PostgreSQL); the bus holds all
- * the rules and calls only this. Times are epoch milliseconds everywhere inside.
+ * and permission requests. Two backends implement it (SQLite, PostgreSQL): each is driver,
+ * connection, retry and SQL dialect only. The rules (who may hold a name, who may answer a
+ * permission request, what a dm may reach) are the bus's; only the bus calls the store.
+ * Times are epoch milliseconds everywhere inside.
  */
 
 export type NameSource = 'env' | 'register' | 'variant' | 'auto';
 export type DeliveryState = 'queued' | 'delivered' | 'replied' | 'expired';
 export type SenderKind = 'session' | 'human';
 export type MessageKind = 'dm' | 'broadcast' | 'permission_request';
+export type DeliveredVia = 'push' | 'pull';
 
 export interface SessionRow {
   id: string;
@@ -37,6 +40,9 @@ export interface SessionRow {
 
 export type SessionPatch = Partial<Pick<SessionRow, 'can_push' | 'doorbell' | 'last_active_at' | 'heartbeat_at' | 'client' | 'role' | 'project'>>;
 
+/** The columns a patch may set (a backend refuses any other). */
+export const SESSION_PATCH_COLUMNS: ReadonlySet<string> = new Set(['can_push', 'doorbell', 'last_active_at', 'heartbeat_at', 'client', 'role', 'project']);
+
 export type NewSession = Omit<SessionRow, 'name' | 'name_key' | 'name_source' | 'wanted_name' | 'ended_at' | 'end_reason'>;
 
 export interface NameRow {
@@ -52,37 +58,38 @@ export interface NameRow {
   last_held_at: number | null;
 }
 
-/** A live holder and the name row, as seen inside the claim transaction. */
-export interface ClaimState {
-  /** The name asked for, or a numbered variant of it tried after the name itself was held. */
-  candidate: 'wanted' | 'variant';
+/** What a claim looks at for one candidate name, inside the claim's transaction. */
+export interface CandidateState {
   name: NameRow | undefined;
+  /** The open session holding it (other than the claimant), liveness not yet checked. */
   holder: SessionRow | undefined;
   /** Queued mail waiting in this name's mailbox. */
   queued: number;
 }
 
-export type ClaimDecision =
-  | { kind: 'take'; endHolder?: string }
-  | { kind: 'variant' }
-  | { kind: 'refuse'; code: 'E_NAME_TAKEN' | 'E_NAME_RESERVED'; message: string };
-
-export interface ClaimRequest {
-  sessionId: string;
-  name: string;
-  source: NameSource;
-  /** Inserted in the same transaction as the claim (start); absent for a rename. */
-  newSession?: NewSession;
-  /** A rename: this name is released (it says what it is called now) and its queued mail follows. */
-  releasing?: string;
+/**
+ * The steps a claim takes inside one write transaction. The bus's claim plan (bus/claim.ts)
+ * decides; a backend only carries each step out (synchronously on SQLite, whose transactions
+ * must not yield; with a round trip each on PostgreSQL).
+ */
+export interface ClaimSteps {
+  insertSession(s: NewSession): void;
+  candidate(key: string, exceptSession: string): CandidateState;
+  endSession(id: string, reason: string, at: number): void;
+  /** Gives `sessionId` the name and records the name row (created or re-held); returns the session. */
+  take(t: { sessionId: string; display: string; key: string; source: NameSource; wanted: string | null; at: number }): SessionRow;
+  /** A rename: the old name says what it is called now, and its queued mail follows (and is rung). */
+  release(t: { fromKey: string; toKey: string; toDisplay: string }): void;
 }
 
-export type ClaimResult =
-  | { ok: true; session: SessionRow; variantOf?: string; tookOverFrom?: string }
-  | { ok: false; code: 'E_NAME_TAKEN' | 'E_NAME_RESERVED'; message: string };
+/** The same steps as a backend with round trips runs them. */
+export type AsyncClaimSteps = { [K in keyof ClaimSteps]: (...a: Parameters<ClaimSteps[K]>) => Promise<ReturnType<ClaimSteps[K]>> };
 
-/** Decides a claim; called by the store inside its write transaction, with liveness resolved. */
-export type ClaimDecider = (state: ClaimState, isAlive: (s: SessionRow) => boolean) => ClaimDecision;
+/** One step of a claim plan: which method, with which arguments. */
+export type ClaimCall = { [K in keyof ClaimSteps]: { step: K; args: Parameters<ClaimSteps[K]> } }[keyof ClaimSteps];
+
+/** A claim plan (see bus/claim.ts): yields steps, receives their results, returns its outcome. */
+export type ClaimPlan<R> = Generator<ClaimCall, R, unknown>;
 
 export interface NewMessage {
   id: string;
@@ -124,7 +131,7 @@ export interface DeliveryRow {
   state: DeliveryState;
   queued_at: number;
   delivered_at: number | null;
-  delivered_via: 'push' | 'pull' | null;
+  delivered_via: DeliveredVia | null;
   delivered_session: string | null;
   replied_at: number | null;
   expired_at: number | null;
@@ -186,14 +193,32 @@ export interface PermissionRow {
 
 export type NewPermission = Omit<PermissionRow, 'id' | 'state' | 'decided_at' | 'decided_by' | 'decided_kind' | 'notified_at'>;
 
+/**
+ * A connection that hears the store's own rings (PostgreSQL LISTEN/NOTIFY), for the doorbell
+ * in wake/. Only stores whose `capabilities.ring` is 'notify' open one.
+ */
+export interface ListenConnection {
+  /** Connects and starts listening; rejects if it cannot. */
+  open(onRing: (payload: string) => void, onLost: (why: string) => void): Promise<void>;
+  /** A cheap round trip: rejects if the connection is dead. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
 export interface StoreCapabilities {
-  /** The store carries its own doorbell (PostgreSQL LISTEN/NOTIFY). */
-  readonly notify: boolean;
-  /** Sessions on other hosts share it: liveness of remote sessions is by heartbeat. */
+  /** Sessions on other hosts share this store: their liveness is judged by heartbeat. */
   readonly multiHost: boolean;
+  /**
+   * How a recipient is rung after a commit: 'sockets', the bus rings each recipient's local Unix
+   * socket; 'notify', the store rings at commit and a doorbell hears it over `listen()`.
+   */
+  readonly ring: 'sockets' | 'notify';
+  /** A local file holds the data (its path is `where`): its mode and size are worth checking. */
+  readonly localFile: boolean;
 }
 
 export interface Store {
+  /** The backend's name, for people (never branched on: see capabilities). */
   readonly kind: 'sqlite' | 'postgres';
   readonly capabilities: StoreCapabilities;
   /** A description safe to print (never credentials). */
@@ -201,8 +226,9 @@ export interface Store {
   schemaVersion(): Promise<number>;
   close(): Promise<void>;
 
-  claimName(req: ClaimRequest, decide: ClaimDecider, isAlive: (s: SessionRow) => boolean): Promise<ClaimResult>;
-  endSession(id: string, reason: string): Promise<void>;
+  /** Runs a claim plan in one write transaction: all its steps take effect, or none. */
+  claim<R>(plan: () => ClaimPlan<R>): Promise<R>;
+  endSession(id: string, reason: string, at: number): Promise<void>;
   updateSession(id: string, patch: SessionPatch): Promise<void>;
   getSession(id: string): Promise<SessionRow | undefined>;
   /** Sessions not marked ended (some may be dead: the bus checks and ends them). */
@@ -212,7 +238,7 @@ export interface Store {
   /** A name's row and the open session holding it (if any), in one read: a dm's first check. */
   lookup(key: string): Promise<{ name?: NameRow; holder?: SessionRow }>;
   listNames(): Promise<NameRow[]>;
-  reserveName(display: string, key: string, reserved: boolean): Promise<void>;
+  reserveName(display: string, key: string, reserved: boolean, at: number): Promise<void>;
 
   /**
    * Stores messages in one transaction, in the given order (the sends of one session that arrived
@@ -221,7 +247,10 @@ export interface Store {
   insertMessages(mail: readonly NewMail[]): Promise<MessageRow[]>;
   pendingFor(recipientKey: string, limit: number, now: number): Promise<PendingDelivery[]>;
   countPending(recipientKey: string, now: number): Promise<number>;
-  markDelivered(messageSeq: number, recipientKey: string, sessionId: string, via: 'push' | 'pull', at: number): Promise<boolean>;
+  /** Mail waiting, per recipient key (one query for the whole roster). */
+  pendingCounts(now: number): Promise<Map<string, number>>;
+  /** Marks a queued delivery delivered; false if it was not queued any more (another path won). */
+  markDelivered(messageSeq: number, recipientKey: string, sessionId: string, via: DeliveredVia, at: number): Promise<boolean>;
   expireDue(now: number): Promise<number>;
   trace(messageId: string): Promise<Trace | undefined>;
   history(filter: HistoryFilter): Promise<Trace[]>;
@@ -236,12 +265,12 @@ export interface Store {
   markVerdictNotified(id: number, at: number): Promise<void>;
   listPermissions(pendingOnly: boolean): Promise<PermissionRow[]>;
 
-  /** A store that carries its own doorbell (PostgreSQL LISTEN/NOTIFY) provides it here. */
-  createDoorbell?(): import('../wake/doorbell.js').Doorbell;
   /**
    * A number that changes whenever another connection has committed (SQLite's data_version),
-   * read without touching the tables: an idle session's poll skips its queries while it stands
-   * still. Stores without a cheap one leave it out, and the poll always reads.
+   * read without touching the tables, so an idle session's poll can skip its queries while it
+   * stands still; undefined where the store has no cheap one (the doorbell may know instead).
    */
-  changeCounter?(): Promise<number>;
+  changeCounter(): Promise<number | undefined>;
+  /** A connection hearing the store's rings; only where `capabilities.ring` is 'notify'. */
+  listen(): ListenConnection;
 }

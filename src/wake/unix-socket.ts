@@ -15,7 +15,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CcDmError } from '../errors.js';
-import type { Doorbell } from './doorbell.js';
+import type { Doorbell, RingTarget } from './doorbell.js';
 
 const RING = Buffer.from([0x21]);
 
@@ -81,7 +81,7 @@ export class UnixSocketDoorbell implements Doorbell {
    * Rings are sent at the end of the current turn of the event loop: the sends committed in one
    * turn (pipelined calls) ring each recipient once, one write instead of one per message.
    */
-  ring(sessions: readonly { doorbell: string | null }[]): void {
+  ring(sessions: readonly RingTarget[]): void {
     const first = this.due.size === 0;
     for (const s of sessions) if (s.doorbell?.startsWith(this.dir)) this.due.add(s.doorbell);
     if (first && this.due.size > 0) process.nextTick(() => this.flush());
@@ -111,6 +111,11 @@ export class UnixSocketDoorbell implements Doorbell {
     c.on('close', drop);
     this.links.set(path, c);
     return c;
+  }
+
+  /** A ring reaches only its recipient: nothing here tells an idle poll that others committed. */
+  changes(): undefined {
+    return undefined;
   }
 
   async close(): Promise<void> {

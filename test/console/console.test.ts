@@ -144,7 +144,7 @@ for (const fx of stores()) {
       assert.equal(await page.title(), 'cc-dm console');
       const all = w.cli(['approvals', '--all', '--json']);
       assert.equal(all.code, 0);
-      assert.equal(all.json.find((a: any) => a.id === 'abcde').decided_by, 'human');
+      assert.equal(all.json.find((a: any) => a.request_id === 'abcde').decided_by, 'human');
     });
 
     test('deny works the same way', async () => {
@@ -195,20 +195,20 @@ for (const fx of stores()) {
     });
 
     test('the event stream resumes after Last-Event-ID: no gap, no duplicate', async () => {
-      const all = JSON.parse((await raw(con.port, '/api/history?limit=1000', { 'x-cc-dm-token': con.token })).body) as { seq: number; id: string }[];
+      const all = JSON.parse((await raw(con.port, '/api/history?limit=1000', { 'x-cc-dm-token': con.token })).body) as { seq: number; message_id: string }[];
       assert.ok(all.length >= 3);
       const cut = all[all.length - 3]!.seq;
       const tok = { 'x-cc-dm-token': con.token };
       const events = await readEvents(con.port, { ...tok, 'last-event-id': String(cut) },
         (ev) => ev.filter((e) => e.event === 'message').length >= 2 && ev.some((e) => e.event === 'roster') && ev.some((e) => e.event === 'approvals'));
       const msgs = events.filter((e) => e.event === 'message').map((e) => JSON.parse(e.data));
-      assert.deepEqual(msgs.map((m) => m.id), all.slice(-2).map((m) => m.id), 'exactly the messages after the cut');
+      assert.deepEqual(msgs.map((m) => m.message_id), all.slice(-2).map((m) => m.message_id), 'exactly the messages after the cut');
       assert.deepEqual(events.filter((e) => e.event === 'message').map((e) => Number(e.id)), all.slice(-2).map((m) => m.seq), 'each carries its seq as id');
       // A new message arrives on a stream already open.
       const fresh = readEvents(con.port, { ...tok, 'last-event-id': String(all.at(-1)!.seq) }, (ev) => ev.some((e) => e.event === 'message'));
       const r = await alice.call('dm', { to: 'bob', content: 'over the stream' });
       const got = (await fresh).filter((e) => e.event === 'message').map((e) => JSON.parse(e.data));
-      assert.deepEqual(got.map((m) => m.id), [r.body.message_id]);
+      assert.deepEqual(got.map((m) => m.message_id), [r.body.message_id]);
       assert.equal(got[0].content, 'over the stream');
     });
 

@@ -33,7 +33,7 @@ for (const fx of stores()) {
       assert.equal(bravo.role, 'backend');
       assert.equal(bravo.project, 'proj');
       assert.equal(bravo.cwd, process.cwd());
-      assert.ok(Date.parse(bravo.since) > 0 && Date.parse(bravo.last_active) > 0);
+      assert.ok(Date.parse(bravo.started_at) > 0 && Date.parse(bravo.last_active_at) > 0);
       assert.equal(bravo.can_receive_push, true);
       assert.equal(bravo.you, true);
       assert.ok(r.body.sessions.some((s: any) => s.name === 'alpha' && s.role === 'planner'));

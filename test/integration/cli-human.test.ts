@@ -18,7 +18,7 @@ for (const fx of stores()) {
     test('inside Claude Code (CLAUDECODE=1) every human-only command refuses with exit 3, and nothing happens', async () => {
       const p = await w.start('guarded', { env: { CC_DM_PERMISSION_RELAY: '1' } });
       await p.notify(REQUEST, { request_id: 'hhhhh', tool_name: 'Bash', description: 'rm -rf build', input_preview: 'rm -rf build' });
-      await until(() => w.cli(['approvals', '--json']).json.some((a: any) => a.id === 'hhhhh'), 10_000, 'the request to be recorded');
+      await until(() => w.cli(['approvals', '--json']).json.some((a: any) => a.request_id === 'hhhhh'), 10_000, 'the request to be recorded');
       for (const args of [['send', 'guarded', 'hi'], ['send', '--broadcast', 'all', 'hands'], ['approve', 'hhhhh'], ['deny', 'hhhhh'],
         ['reserve', 'boss'], ['reserve', '--release', 'boss'], ['console', '--no-open']]) {
         const r = w.cli(args, { CLAUDECODE: '1' });
@@ -28,7 +28,7 @@ for (const fx of stores()) {
       // Read commands are fine inside Claude Code.
       assert.equal(w.cli(['who', '--json'], { CLAUDECODE: '1' }).code, 0);
       assert.equal(w.cli(['log', '--json'], { CLAUDECODE: '1' }).json.length, 0, 'nothing was sent');
-      assert.equal(w.cli(['approvals', '--json']).json.find((a: any) => a.id === 'hhhhh').state, 'pending', 'nothing was answered');
+      assert.equal(w.cli(['approvals', '--json']).json.find((a: any) => a.request_id === 'hhhhh').state, 'pending', 'nothing was answered');
       assert.equal(p.verdicts.length, 0);
       assert.equal(w.cli(['approve', 'hhhhh', '--json']).code, 0, 'the human, outside Claude Code, can');
       await p.waitFor((x) => x.verdicts.length === 1, 10_000, 'the verdict');
@@ -83,10 +83,10 @@ for (const fx of stores()) {
       const y = await w.start('req-y', { env: { CC_DM_PERMISSION_RELAY: '1' } });
       await x.notify(REQUEST, { request_id: 'abcde', tool_name: 'Bash', description: 'run ls', input_preview: 'ls' });
       await y.notify(REQUEST, { request_id: 'abcde', tool_name: 'Write', description: 'write a file', input_preview: 'a.txt' });
-      await until(() => w.cli(['approvals', '--json']).json.filter((a: any) => a.id === 'abcde').length === 2, 10_000, 'both requests');
-      const list = w.cli(['approvals', '--json']).json.find((a: any) => a.from === 'req-x');
-      assert.deepEqual(Object.keys(list).sort(), ['approver', 'asked_at', 'decided_at', 'decided_by', 'description', 'from', 'id', 'input', 'state', 'tool'].sort());
-      assert.equal(list.tool, 'Bash');
+      await until(() => w.cli(['approvals', '--json']).json.filter((a: any) => a.request_id === 'abcde').length === 2, 10_000, 'both requests');
+      const list = w.cli(['approvals', '--json']).json.find((a: any) => a.requester === 'req-x');
+      assert.deepEqual(Object.keys(list).sort(), ['approver', 'asked_at', 'decided_at', 'decided_by', 'description', 'requester', 'request_id', 'input_preview', 'state', 'tool_name'].sort());
+      assert.equal(list.tool_name, 'Bash');
       assert.equal(list.approver, 'human');
       assert.equal(list.state, 'pending');
       const ambiguous = w.cli(['approve', 'abcde']);
@@ -103,9 +103,9 @@ for (const fx of stores()) {
       assert.equal(x.verdicts[0]!.behavior, 'allow');
       assert.equal(y.verdicts[0]!.behavior, 'deny');
       assert.equal(w.cli(['approve', 'abcde', '--from', 'req-x']).code, 4, 'answered already');
-      const all = w.cli(['approvals', '--all', '--json']).json.filter((a: any) => a.id === 'abcde' && a.decided_by === 'human');
+      const all = w.cli(['approvals', '--all', '--json']).json.filter((a: any) => a.request_id === 'abcde' && a.decided_by === 'human');
       assert.deepEqual(all.map((a: any) => a.state).sort(), ['allow', 'deny']);
-      assert.equal(w.cli(['approvals', '--json']).json.filter((a: any) => a.id === 'abcde').length, 0);
+      assert.equal(w.cli(['approvals', '--json']).json.filter((a: any) => a.request_id === 'abcde').length, 0);
       await x.close();
       await y.close();
     });

@@ -36,10 +36,10 @@ for (const fx of stores()) {
       assert.equal(r.code, 0, r.stderr);
       const ann = r.json.find((s: any) => s.name === 'ann');
       assert.equal(r.json.length, 3);
-      for (const k of ['name', 'role', 'project', 'cwd', 'host', 'pid', 'since', 'last_active', 'push', 'pending']) assert.ok(k in ann, `who --json has ${k}`);
+      for (const k of ['name', 'role', 'project', 'cwd', 'host', 'pid', 'started_at', 'last_active_at', 'can_receive_push', 'pending']) assert.ok(k in ann, `who --json has ${k}`);
       assert.equal(ann.role, 'planner');
       assert.equal(ann.project, 'web');
-      assert.equal(ann.push, true);
+      assert.equal(ann.can_receive_push, true);
       assert.equal(ann.pending, 0);
       const text = w.cli(['who']);
       assert.match(text.stdout, /^name\s+role\s+project/m);

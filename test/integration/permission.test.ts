@@ -37,7 +37,7 @@ for (const fx of stores()) {
       assert.deepEqual(wk.verdicts.map((v) => [v.request_id, v.behavior]), [['abcde', 'allow']]);
       assert.equal(wk.pushes.length, 0, 'the answer is not delivered as text');
       const all = w.cli(['approvals', '--all', '--json']);
-      const row = all.json.find((x: any) => x.id === 'abcde' && x.from === 'worker-1');
+      const row = all.json.find((x: any) => x.request_id === 'abcde' && x.requester === 'worker-1');
       assert.equal(row.state, 'allow');
       assert.equal(row.decided_by, 'boss');
       const again = await boss.call('dm', { to: 'worker-1', content: 'yes abcde' });
@@ -77,7 +77,7 @@ for (const fx of stores()) {
       assert.equal(byThief.body.code, 'E_FORBIDDEN');
       assert.match(byThief.body.error, /through register, not from your launch environment/);
       assert.equal(wk.verdicts.length + wk2.verdicts.length, 0);
-      const pending = w.cli(['approvals', '--json']).json.map((x: any) => x.id);
+      const pending = w.cli(['approvals', '--json']).json.map((x: any) => x.request_id);
       assert.ok(pending.includes('zxcvb') && pending.includes('asdfg'), 'refused answers leave the requests pending');
       // A reserved approver name cannot even be taken with register.
       assert.equal(w.cli(['reserve', 'boss-r']).code, 0);
@@ -98,8 +98,8 @@ for (const fx of stores()) {
       const other = await worker('solo-2');
       await ask(wk, 'hjklm');
       await ask(other, 'hjklm', 'Write');
-      await until(() => (w.cli(['approvals', '--json']).json ?? []).filter((x: any) => x.id === 'hjklm').length === 2, 10_000, 'two pending requests');
-      const list = w.cli(['approvals', '--json']).json.filter((x: any) => x.id === 'hjklm');
+      await until(() => (w.cli(['approvals', '--json']).json ?? []).filter((x: any) => x.request_id === 'hjklm').length === 2, 10_000, 'two pending requests');
+      const list = w.cli(['approvals', '--json']).json.filter((x: any) => x.request_id === 'hjklm');
       assert.deepEqual(list.map((x: any) => x.approver), ['human', 'human']);
       const ambiguous = w.cli(['approve', 'hjklm']);
       assert.equal(ambiguous.code, 2);
@@ -114,8 +114,8 @@ for (const fx of stores()) {
       await other.waitFor((p) => p.verdicts.length === 1, 10_000, 'the human deny');
       assert.equal(other.verdicts[0]!.behavior, 'deny');
       assert.equal(wk.verdicts.length, 1, 'keyed by requester and id: the deny went to solo-2 only');
-      const rows = w.cli(['approvals', '--all', '--json']).json.filter((x: any) => x.id === 'hjklm');
-      assert.deepEqual(rows.map((x: any) => [x.from, x.state, x.decided_by]).sort(), [['solo', 'allow', 'human'], ['solo-2', 'deny', 'human']]);
+      const rows = w.cli(['approvals', '--all', '--json']).json.filter((x: any) => x.request_id === 'hjklm');
+      assert.deepEqual(rows.map((x: any) => [x.requester, x.state, x.decided_by]).sort(), [['solo', 'allow', 'human'], ['solo-2', 'deny', 'human']]);
       assert.equal(w.cli(['approve', 'nopee']).code, 4);
     });
 
@@ -149,7 +149,7 @@ for (const fx of stores()) {
       assert.equal(plain.client.getServerCapabilities()?.experimental?.['claude/channel/permission'], undefined);
       await ask(plain, 'rtyui');
       assert.equal((await plain.call('who')).isError, false);
-      assert.ok(!(w.cli(['approvals', '--json']).json ?? []).some((x: any) => x.id === 'rtyui'));
+      assert.ok(!(w.cli(['approvals', '--json']).json ?? []).some((x: any) => x.request_id === 'rtyui'));
     });
   });
 }

@@ -9,8 +9,8 @@ import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { Peer } from '../../src/channel/peer.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
-import { PG_MIGRATIONS } from '../../src/store/postgres/migrations.js';
-import { claimRules } from '../../src/bus/claim.js';
+import { MIGRATIONS } from '../../src/store/schema.js';
+import { claimPlan, claimRules } from '../../src/bus/claim.js';
 import { describeUrl, translate } from '../../src/store/postgres/connection.js';
 import type { NewSession } from '../../src/store/types.js';
 import { freshDatabase, sharedOrOwnServer, tempHome } from './postgres-support.js';
@@ -40,14 +40,14 @@ describe('postgres: store', () => {
 
   test('twenty servers starting at once on an empty database migrate it exactly once', async () => {
     const url = await db();
-    const stores = await Promise.all(Array.from({ length: 20 }, () => PostgresStore.open({ url, host: 'h' })));
+    const stores = await Promise.all(Array.from({ length: 20 }, () => PostgresStore.open({ url })));
     try {
-      for (const s of stores) assert.equal(await s.schemaVersion(), PG_MIGRATIONS.at(-1)!.version);
+      for (const s of stores) assert.equal(await s.schemaVersion(), MIGRATIONS.at(-1)!.version);
       const c = new pg.Client({ connectionString: url });
       await c.connect();
       const rows = (await c.query('SELECT version FROM cc_dm.cc_dm_migrations ORDER BY version')).rows;
       await c.end();
-      assert.deepEqual(rows.map((r) => r.version), PG_MIGRATIONS.map((m) => m.version));
+      assert.deepEqual(rows.map((r) => r.version), MIGRATIONS.map((m) => m.version));
     } finally {
       await Promise.all(stores.map((s) => s.close()));
     }
@@ -55,11 +55,11 @@ describe('postgres: store', () => {
 
   test('a database from a newer cc-dm is refused with E_STORE_VERSION, and not written to', async () => {
     const url = await db();
-    await (await PostgresStore.open({ url, host: 'h' })).close();
+    await (await PostgresStore.open({ url })).close();
     const c = new pg.Client({ connectionString: url });
     await c.connect();
     await c.query('INSERT INTO cc_dm.cc_dm_migrations (version, applied_at) VALUES (999, 0)');
-    await assert.rejects(PostgresStore.open({ url, host: 'h' }), (e: any) => {
+    await assert.rejects(PostgresStore.open({ url }), (e: any) => {
       assert.equal(e.code, 'E_STORE_VERSION');
       assert.match(e.message, /999.*newer than this cc-dm knows/);
       assert.ok(!e.message.includes(new URL(url).password), 'no password in the error');
@@ -83,12 +83,12 @@ describe('postgres: store', () => {
 
   test('claims racing in one database: exactly one holder, the others get variants', async () => {
     const url = await db();
-    const stores = await Promise.all(Array.from({ length: 8 }, () => PostgresStore.open({ url, host: 'h' })));
+    const stores = await Promise.all(Array.from({ length: 8 }, () => PostgresStore.open({ url })));
     try {
       // Every contender is alive (another host with a fresh heartbeat), so nobody takes a name from another.
       const alive = () => true;
-      const results = await Promise.all(stores.map((s, i) => s.claimName(
-        { sessionId: `s${i}`, name: 'Racer', source: 'env', newSession: session(`s${i}`) }, claimRules('env'), alive)));
+      const results = await Promise.all(stores.map((s, i) => s.claim(() => claimPlan(
+        { sessionId: `s${i}`, name: 'Racer', source: 'env', newSession: session(`s${i}`), at: Date.now() }, claimRules('env'), alive))));
       const names = results.map((r) => (r.ok ? r.session.name : r.code)).sort();
       assert.equal(names.filter((n) => n === 'Racer').length, 1, names.join(', '));
       assert.equal(new Set(names).size, 8, `all distinct: ${names.join(', ')}`);
@@ -115,7 +115,7 @@ describe('postgres: store', () => {
 
   test('search matches words by prefix, case-insensitively, all words required (as SQLite FTS5)', async () => {
     const url = await db();
-    const s = await PostgresStore.open({ url, host: 'h' });
+    const s = await PostgresStore.open({ url });
     try {
       const texts = ['Deploy the payments service tonight', 'payment failed: see logs at example.com/x', 'unrelated chatter', 'DEPLOYMENT done; 3.5 minutes'];
       let n = 0;

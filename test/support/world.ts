@@ -51,14 +51,7 @@ export function cleanEnv(): Record<string, string> {
   return env;
 }
 
-/** Waits until `cond` holds (polling), or fails naming what did not happen. */
-export async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+export { until } from './wait.js';
 
 export function exited(pid: number): boolean {
   try { process.kill(pid, 0); return false; } catch { return true; }

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GroupCommit } from '../../src/bus/group-commit.js';
-import type { PreparedSend, Step } from '../../src/bus/bus.js';
+import type { PreparedSend, Step } from '../../src/bus/send.js';
 import type { MessageRow } from '../../src/store/types.js';
 
 /** A stand-in for the store's insertMessages: records each transaction's messages, in order. */
@@ -132,4 +132,20 @@ test('a burst larger than one transaction holds is stored in several, in order',
   await Promise.all(contents.map((c) => g.submit(async () => send(c))));
   assert.deepEqual(l.stored(), contents);
   assert.ok(l.commits.every((c) => c.length <= 64), l.commits.map((c) => c.length).join(','));
+});
+
+test('a check that fails while an earlier send is still being committed is made again once that send is stored', async () => {
+  const l = ledger({ delayMs: 20 });
+  const g = new GroupCommit(l.commit);
+  const calls: Promise<string>[] = [];
+  // 64 sends fill a batch, whose commit starts at once; the 64th makes a name a mailbox.
+  for (let i = 0; i < 63; i++) calls.push(g.submit(async () => send(`s${i}`)));
+  calls.push(g.submit(async () => send('mailbox')));
+  // Checked while that commit runs: it fails until the mailbox is stored, as a dm to a new name would.
+  calls.push(g.submit(async () => {
+    if (!l.stored().includes('mailbox')) throw new Error('no such name yet');
+    return send('after');
+  }));
+  const results = await Promise.all(calls);
+  assert.equal(results.at(-1), 'after#65');
 });

@@ -1,13 +1,13 @@
 /** Units of the bus: names, validation, claim rules, configuration, liveness. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkName, distance, nameKey } from '../../src/bus/names.js';
+import { checkName, distance, nameKey } from '../../src/names.js';
 import { DmArgs, parseArgs, parseVerdict } from '../../src/bus/validate.js';
 import { claimRules } from '../../src/bus/claim.js';
 import { loadConfig } from '../../src/config.js';
 import { isSessionAlive, processStart } from '../../src/bus/liveness.js';
-import { ftsQuery } from '../../src/store/fts.js';
-import { pushMeta } from '../../src/bus/session.js';
+import { ftsQuery } from '../../src/store/sqlite/fts.js';
+import { envelope } from '../../src/bus/session/delivery.js';
 import { hasChannelFlag } from '../../src/channel/visibility.js';
 import { scrub } from '../../src/log.js';
 import { RateLimit } from '../../src/bus/rate.js';
@@ -83,8 +83,8 @@ test('liveness: this process is alive, a wrong start time or a dead pid is not, 
   assert.equal(isSessionAlive(session({ host: 'other', heartbeat_at: Date.now() - 60_000 }), policy), false);
 });
 
-test('push meta: the sender\'s fields first, the bus\'s written over them', () => {
-  const meta = pushMeta({
+test('envelope: the sender\'s fields first, the bus\'s written over them', () => {
+  const meta = envelope({
     seq: 1, id: 'm_1', kind: 'dm', from_name: 'a', from_key: 'a', from_session: 's', sender_kind: 'session', to_name: 'b',
     project: null, content: 'c', priority: 'low', message_type: null, thread_id: 't', sent_at: 0, expires_at: 1,
   }, 'B');

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { stores } from '../support/stores.js';
 import { loadConfig } from '../../src/config.js';
 import { openStore } from '../../src/store/open.js';
-import { claimRules } from '../../src/bus/claim.js';
-import type { NewMessage, NewSession, Recipient, Store } from '../../src/store/types.js';
+import { claimPlan, claimRules, type ClaimRequest } from '../../src/bus/claim.js';
+import type { NameSource, NewMessage, NewSession, Recipient, Store } from '../../src/store/types.js';
 
 const newSession = (id: string, over: Partial<NewSession> = {}): NewSession => ({
   id, role: null, project: null, cwd: '/', host: 'h', pid: process.pid, ppid: process.ppid, pid_start: null, ppid_start: null,
@@ -20,6 +20,9 @@ const msg = (from: string, over: Partial<NewMessage> = {}): NewMessage => {
   };
 };
 const alive = () => true;
+/** A claim as the bus makes it: the claim plan with the rules of its source, in one store transaction. */
+const claim = (store: Store, req: Omit<ClaimRequest, 'at'>, rules: NameSource = req.source) =>
+  store.claim(() => claimPlan({ ...req, at: Date.now() }, claimRules(rules), alive));
 const insertOne = async (store: Store, m: NewMessage, recipients: Recipient[]) => (await store.insertMessages([{ message: m, recipients }]))[0]!;
 
 for (const fx of stores()) {
@@ -45,13 +48,13 @@ for (const fx of stores()) {
 
     test('claims: one holder per name; a variant for the second; a refused rename changes nothing', async () => {
       const [a, b] = await Promise.all([
-        store.claimName({ sessionId: 'sa', name: 'Claimed', source: 'env', newSession: newSession('sa') }, claimRules('env'), alive),
-        store.claimName({ sessionId: 'sb', name: 'claimed', source: 'env', newSession: newSession('sb') }, claimRules('env'), alive),
+        claim(store, { sessionId: 'sa', name: 'Claimed', source: 'env', newSession: newSession('sa') }),
+        claim(store, { sessionId: 'sb', name: 'claimed', source: 'env', newSession: newSession('sb') }),
       ]);
       assert.ok(a.ok && b.ok);
       const names = [a.session.name_key, b.session.name_key].sort();
       assert.deepEqual(names, ['claimed', 'claimed-2']);
-      const r = await store.claimName({ sessionId: 'sb', name: 'claimed', source: 'register', releasing: 'claimed-2' }, claimRules('register'), alive);
+      const r = await claim(store, { sessionId: 'sb', name: 'claimed', source: 'register', releasing: 'claimed-2' });
       assert.equal(r.ok, false);
       assert.equal((await store.getSession('sb'))!.name_key, b.session.name_key);
     });
@@ -98,14 +101,14 @@ for (const fx of stores()) {
     });
 
     test('lookup reads a name and its open holder together, row for row as the other reads', async () => {
-      const claimed = await store.claimName({ sessionId: 'sl', name: 'Looked-Up', source: 'env', newSession: newSession('sl', { role: 'r' }) }, claimRules('env'), alive);
+      const claimed = await claim(store, { sessionId: 'sl', name: 'Looked-Up', source: 'env', newSession: newSession('sl', { role: 'r' }) });
       assert.ok(claimed.ok);
       const found = await store.lookup('looked-up');
       assert.deepEqual(found.holder, await store.getSession('sl'), 'the same session row as getSession gives');
       assert.deepEqual(found.name, (await store.listNames()).find((n) => n.key === 'looked-up'), 'the same name row as listNames gives');
       assert.equal(typeof found.holder!.started_at, 'number');
       assert.equal(found.holder!.can_push, true);
-      await store.endSession('sl', 'test');
+      await store.endSession('sl', 'test', Date.now());
       const after = await store.lookup('looked-up');
       assert.equal(after.holder, undefined, 'an ended session holds nothing');
       assert.equal(after.name!.display, 'Looked-Up', 'the name stays, as a mailbox');
@@ -113,9 +116,9 @@ for (const fx of stores()) {
     });
 
     test('a rename releases the old name and its queued mail follows', async () => {
-      await store.claimName({ sessionId: 'sr', name: 'before', source: 'env', newSession: newSession('sr') }, claimRules('env'), alive);
+      await claim(store, { sessionId: 'sr', name: 'before', source: 'env', newSession: newSession('sr') });
       const m = await insertOne(store, msg('y'), [{ key: 'before', display: 'before' }]);
-      const r = await store.claimName({ sessionId: 'sr', name: 'after', source: 'register', releasing: 'before' }, claimRules('register'), alive);
+      const r = await claim(store, { sessionId: 'sr', name: 'after', source: 'register', releasing: 'before' });
       assert.ok(r.ok);
       assert.equal((await store.lookup('before')).name!.released_to, 'after');
       assert.deepEqual((await store.pendingFor('after', 10, Date.now())).map((p) => p.message.id), [m.id]);

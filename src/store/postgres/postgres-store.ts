@@ -1,6 +1,7 @@
 /**
  * The PostgreSQL store, for sessions on several machines: the SQLite store's semantics, row for
- * row, with LISTEN/NOTIFY as the doorbell and heartbeats for liveness across hosts.
+ * row, with LISTEN/NOTIFY as the doorbell and heartbeats for liveness across hosts. This file is
+ * SQL only; connecting, classifying errors and listening are beside it, every rule is the bus's.
  *
  * - A pool sized for one session: a server has one tool call, one drain and one heartbeat in
  *   flight at most, so 3 connections (plus the doorbell's LISTEN connection) suffice; idle ones
@@ -12,30 +13,38 @@
  *   repeat finds the first attempt's row.
  * - Name claims take one transaction-scoped advisory lock, so claims run one at a time and of
  *   two racing processes exactly one holds a name (the partial unique index backs it up).
+ * - The store rings recipients itself (NOTIFY, payload: the recipient's name key or session id),
+ *   inside the statement that writes the mail or the verdict: PostgreSQL delivers it at commit,
+ *   so a ring never precedes the row it announces, and a sender dying right after still rings.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { CcDmError } from '../../errors.js';
-import { nameKey } from '../../bus/names.js';
-import type { Doorbell } from '../../wake/doorbell.js';
-import type {
-  Behavior, ClaimDecider, ClaimRequest, ClaimResult, DeliveryRow, HistoryFilter, MessageRow, NameRow, NewMail,
-  NewPermission, PendingDelivery, PermissionRow, SenderKind, SessionPatch, SessionRow, Store, Trace,
+import { historyQuery, type HistoryDialect } from '../history-query.js';
+import { migrate, type MigrationTarget } from '../migrator.js';
+import { runPlanAsync } from '../plan.js';
+import { bySeq, DEL_COLS, EXPIRE_REASON, MSG_COLS, splitRow } from '../rows.js';
+import {
+  SESSION_PATCH_COLUMNS,
+  type AsyncClaimSteps, type Behavior, type ClaimPlan, type DeliveredVia, type DeliveryRow, type HistoryFilter, type ListenConnection,
+  type MessageRow, type NameRow, type NewMail, type NewPermission, type PendingDelivery, type PermissionRow, type SenderKind,
+  type SessionPatch, type SessionRow, type Store, type Trace,
 } from '../types.js';
 import { clientConfig, describeUrl, downError, isRetryable, translate } from './connection.js';
-import { MIGRATION_LOCK, PG_MIGRATIONS, PG_SCHEMA } from './migrations.js';
-import { NotifyDoorbell, RING_CHANNEL } from './notify-doorbell.js';
-import { bySeq, splitRow } from '../rows.js';
+import { PgListenConnection, RING_CHANNEL } from './listen.js';
 
 export interface PostgresOptions {
   url: string;
-  /** This machine's identity, recorded with each session (liveness across hosts). */
-  host: string;
   /** How long a write keeps retrying while the server is unreachable (default 15 s). */
   retryLimitMs?: number;
   /** Pool size (default 3). */
   poolMax?: number;
+  /** Told about failures that happen in the background (an idle connection dropped by the server). */
+  onWarning?: (message: string) => void;
 }
+
+/** Tables live in this schema, apart from anyone else's in a shared database. */
+const PG_SCHEMA = 'cc_dm';
 
 /**
  * An idle pooled connection closes after a minute: longer than the heartbeat (10 s), so an idle
@@ -44,24 +53,23 @@ export interface PostgresOptions {
  */
 const IDLE_CLOSE_MS = 60_000;
 
-/** Claims take this advisory lock ("ccdn"), held until their transaction ends. */
+/** pg_advisory_xact_lock keys, in ASCII so they are recognisable in pg_locks: migrations "ccdm". */
+const MIGRATION_LOCK = 0x6363646d;
+/** Claims "ccdn", held until their transaction ends. */
 const CLAIM_LOCK = 0x6363646e;
 /** Permission requests of one requester are created one at a time ("ccdp"). */
 const PERMISSION_LOCK = 0x63636470;
 
-const SESSION_PATCH_COLS = new Set(['can_push', 'doorbell', 'last_active_at', 'heartbeat_at', 'client', 'role', 'project']);
-
-const MSG_COLS = `m.seq, m.id, m.kind, m.from_name, m.from_key, m.from_session, m.sender_kind, m.to_name, m.project,
-  m.content, m.priority, m.message_type, m.thread_id, m.sent_at, m.expires_at`;
-const DEL_COLS = `d.message_seq, d.recipient_key, d.recipient_name, d.state, d.queued_at, d.delivered_at, d.delivered_via,
-  d.delivered_session, d.replied_at, d.expired_at, d.expire_reason`;
-
 /** Each word's lexemes (as PostgreSQL's parser splits the text itself), as prefixes, all required. */
-const FTS_MATCH = (param: string) => `to_tsvector('simple'::regconfig, m.content) @@ (SELECT to_tsquery('simple'::regconfig,
-    string_agg(quote_literal(replace(lexeme, E'\\\\', '')) || ':*', ' & ')) FROM unnest(to_tsvector('simple'::regconfig, ${param})))`;
+const DIALECT: HistoryDialect = {
+  param: (args, v) => { args.push(v); return `$${args.length}`; },
+  table: (name) => `${PG_SCHEMA}.${name}`,
+  matches: (p) => `to_tsvector('simple'::regconfig, m.content) @@ (SELECT to_tsquery('simple'::regconfig,
+    string_agg(quote_literal(replace(lexeme, E'\\\\', '')) || ':*', ' & ')) FROM unnest(to_tsvector('simple'::regconfig, ${p}::text)))`,
+  queryText: (words) => words,
+};
 
 type Q = pg.PoolClient;
-
 /**
  * One message as one statement. The NOTIFY (payload: each recipient's name key) is sent by
  * PostgreSQL at commit: a ring never precedes the row it announces, and a sender dying right
@@ -91,7 +99,7 @@ function insertStatement({ message: m, recipients, reply }: NewMail): { sql: str
 
 export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
-  readonly capabilities = { notify: true, multiHost: true };
+  readonly capabilities = { multiHost: true, ring: 'notify', localFile: false } as const;
   readonly where: string;
   private readonly retryLimitMs: number;
   private closed = false;
@@ -101,9 +109,6 @@ export class PostgresStore implements Store {
    * judged by how long ago it really beat, not by the two machines' disagreement.
    */
   private clockOffsetMs = 0;
-  /** The doorbell this store made (a server has one), whose rings tell changeCounter what changed. */
-  private bell?: NotifyDoorbell;
-  private polls = 0;
 
   private constructor(private readonly pool: pg.Pool, private readonly opts: PostgresOptions) {
     this.where = describeUrl(opts.url);
@@ -113,12 +118,12 @@ export class PostgresStore implements Store {
   /** Connects, migrates (safely when many servers start at once) and checks the schema version. */
   static async open(opts: PostgresOptions): Promise<PostgresStore> {
     const pool = new pg.Pool({ ...clientConfig(opts.url), max: opts.poolMax ?? 3, idleTimeoutMillis: IDLE_CLOSE_MS, allowExitOnIdle: true });
-    // An idle connection dropped by the server (restart) emits here; without a listener it would
-    // crash the process. The pool discards it; the next query opens a new one.
-    pool.on('error', () => {});
     const store = new PostgresStore(pool, opts);
+    // An idle connection dropped by the server (restart) emits here; without a listener it would
+    // crash the process. The pool discards it and the next query opens a new one; say so.
+    pool.on('error', (e) => opts.onWarning?.(`an idle PostgreSQL connection to ${store.where} was dropped (${translate(store.where, e).message}); the next query opens a new one`));
     try {
-      await store.migrate();
+      await migrate(store.migrationTarget());
       await store.measureClock();
     } catch (e) {
       await pool.end().catch(() => {});
@@ -183,48 +188,54 @@ export class PostgresStore implements Store {
     return this.run(false, (c) => c.query(sql, args));
   }
 
-  private async migrate(): Promise<void> {
-    const latest = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]!.version;
-    const newer = (v: number) => new CcDmError('E_STORE_VERSION', `the database ${this.where} has schema version ${v}, newer than this cc-dm knows (${latest}). Upgrade cc-dm; this version will not write to it.`);
-    // The usual case, a database already current, costs one query instead of a locked transaction.
-    try {
-      const v = (await this.pool.query(`SELECT coalesce(max(version), 0) AS v FROM ${PG_SCHEMA}.cc_dm_migrations`)).rows[0].v as number;
-      if (v > latest) throw newer(v);
-      if (v === latest) return;
-    } catch (e) {
-      const code = (e as { code?: string }).code;
-      if (code !== '42P01' && code !== '3F000') throw e; // anything but "no such table / schema yet"
-    }
-    // One attempt: a server that is down at start is the caller's to retry (with its own backoff).
-    const client = await this.pool.connect();
-    const onError = () => {};
-    client.on('error', onError);
-    try {
-      await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
-      // CREATE SCHEMA needs the CREATE privilege even when the schema exists: ask first.
-      const has = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [PG_SCHEMA]);
-      if (has.rowCount === 0) await client.query(`CREATE SCHEMA ${PG_SCHEMA}`);
-      await client.query(`CREATE TABLE IF NOT EXISTS ${PG_SCHEMA}.cc_dm_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`);
-      const current = (await client.query(`SELECT coalesce(max(version), 0) AS v FROM ${PG_SCHEMA}.cc_dm_migrations`)).rows[0].v as number;
-      if (current > latest) throw newer(current);
-      if (current < latest) {
-        await client.query(`SET LOCAL search_path TO ${PG_SCHEMA}`);
-        for (const m of PG_MIGRATIONS) {
-          if (m.version <= current) continue;
-          await client.query('INSERT INTO cc_dm_migrations (version, applied_at) VALUES ($1, $2)', [m.version, Date.now()]);
-          await client.query(m.sql);
+  private migrationTarget(): MigrationTarget {
+    const versionSql = `SELECT coalesce(max(version), 0) AS v FROM ${PG_SCHEMA}.cc_dm_migrations`;
+    return {
+      dialect: 'postgres',
+      where: this.where,
+      peekVersion: async () => {
+        try {
+          return (await this.pool.query(versionSql)).rows[0].v as number;
+        } catch (e) {
+          const code = (e as { code?: string }).code;
+          if (code === '42P01' || code === '3F000') return 0; // no such table / schema yet
+          throw e;
         }
-      }
-      await client.query('COMMIT');
-      client.off('error', onError);
-      client.release();
-    } catch (e) {
-      await client.query('ROLLBACK').catch(() => {});
-      client.off('error', onError);
-      client.release(true);
-      throw e;
-    }
+      },
+      // One attempt: a server that is down at start is the caller's to retry (with its own backoff).
+      locked: async (fn) => {
+        const client = await this.pool.connect();
+        const onError = () => {};
+        client.on('error', onError);
+        let ok = false;
+        try {
+          await client.query('BEGIN');
+          await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+          // CREATE SCHEMA needs the CREATE privilege even when the schema exists: ask first.
+          const has = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [PG_SCHEMA]);
+          if (has.rowCount === 0) await client.query(`CREATE SCHEMA ${PG_SCHEMA}`);
+          await client.query(`SET LOCAL search_path TO ${PG_SCHEMA}`);
+          await fn({
+            version: async () => {
+              await client.query('CREATE TABLE IF NOT EXISTS cc_dm_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)');
+              return (await client.query(versionSql)).rows[0].v as number;
+            },
+            // Its row first: of two processes racing past the lock (none can), the loser's
+            // unique violation would mean "already done", as in graphile-worker.
+            apply: async (version, sql) => {
+              await client.query('INSERT INTO cc_dm_migrations (version, applied_at) VALUES ($1, $2)', [version, Date.now()]);
+              await client.query(sql);
+            },
+          });
+          await client.query('COMMIT');
+          ok = true;
+        } finally {
+          if (!ok) await client.query('ROLLBACK').catch(() => {});
+          client.off('error', onError);
+          client.release(!ok);
+        }
+      },
+    };
   }
 
   /** Reads the database's clock, halfway through the round trip. */
@@ -240,7 +251,7 @@ export class PostgresStore implements Store {
     row && { ...row, heartbeat_at: row.heartbeat_at - this.clockOffsetMs };
 
   async schemaVersion(): Promise<number> {
-    return this.read(async (c) => (await c.query('SELECT coalesce(max(version), 0) AS v FROM cc_dm.cc_dm_migrations')).rows[0].v);
+    return this.read(async (c) => (await c.query(`SELECT coalesce(max(version), 0) AS v FROM ${PG_SCHEMA}.cc_dm_migrations`)).rows[0].v);
   }
 
   async close(): Promise<void> {
@@ -249,86 +260,70 @@ export class PostgresStore implements Store {
     await this.pool.end().catch(() => {});
   }
 
-  createDoorbell(): Doorbell {
-    this.bell = new NotifyDoorbell(() => new pg.Client(clientConfig(this.opts.url)));
-    return this.bell;
+  /** No cheap counter of other connections' commits: the doorbell's rings tell an idle poll instead. */
+  async changeCounter(): Promise<undefined> {
+    return undefined;
   }
 
-  /**
-   * What lets an idle poll skip its two queries: every write that can leave mail or a verdict
-   * waiting NOTIFYs at commit, and PostgreSQL delivers each NOTIFY to every connection that
-   * LISTENs. So while this server's LISTEN connection is up, the number of rings it heard (for
-   * anyone) moves whenever something may be waiting for it. Without a listening connection the
-   * number moves on every call, and every sixth call moves it anyway (about every 30 s at the
-   * default poll), so a mistake here costs latency, never mail.
-   */
-  async changeCounter(): Promise<number> {
-    this.polls++;
-    if (!this.bell?.listening) return -this.polls;
-    // heard x 8 + a 3-bit epoch that moves every sixth call: one value per (heard, epoch).
-    return this.bell.heard * 8 + (Math.floor(this.polls / 6) % 8);
+  listen(): ListenConnection {
+    return new PgListenConnection(this.opts.url);
   }
 
   // --- sessions and names -------------------------------------------------------------------
 
-  claimName(req: ClaimRequest, decide: ClaimDecider, isAlive: (s: SessionRow) => boolean): Promise<ClaimResult> {
-    return this.write(async (c) => {
-      await c.query('SELECT pg_advisory_xact_lock($1)', [CLAIM_LOCK]);
-      const now = Date.now();
-      if (req.newSession) {
-        const s = req.newSession;
+  private steps(c: Q): AsyncClaimSteps {
+    return {
+      insertSession: async (s) => {
         // ON CONFLICT: a retry after an ambiguous commit finds its own row already there.
         await c.query(`INSERT INTO cc_dm.sessions (id, role, project, cwd, host, pid, ppid, pid_start, ppid_start, can_push, client,
             doorbell, started_at, last_active_at, heartbeat_at)
           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (id) DO NOTHING`,
         [s.id, s.role, s.project, s.cwd, s.host, s.pid, s.ppid, s.pid_start, s.ppid_start, s.can_push, s.client, s.doorbell,
           s.started_at, s.last_active_at, s.heartbeat_at + this.clockOffsetMs]);
-      }
-      const wantedKey = nameKey(req.name);
-      for (let n = 1; n <= 100; n++) {
-        const display = n === 1 ? req.name.trim() : `${req.name.trim()}-${n}`;
-        const key = nameKey(display);
-        const name = (await c.query('SELECT * FROM cc_dm.names WHERE key = $1', [key])).rows[0] as NameRow | undefined;
-        const holder = this.local((await c.query('SELECT * FROM cc_dm.sessions WHERE name_key = $1 AND ended_at IS NULL AND id != $2', [key, req.sessionId])).rows[0]);
-        const queued = (await c.query(`SELECT count(*) AS c FROM cc_dm.deliveries WHERE recipient_key = $1 AND state = 'queued'`, [key])).rows[0].c as number;
-        const d = decide({ candidate: n === 1 ? 'wanted' : 'variant', name, holder, queued }, isAlive);
-        if (d.kind === 'refuse') {
-          if (req.newSession) throw new CcDmError(d.code, d.message); // rolls the new session back
-          return { ok: false, code: d.code, message: d.message };
-        }
-        if (d.kind === 'variant') continue;
-        if (d.endHolder) {
-          await c.query(`UPDATE cc_dm.sessions SET ended_at = $1, end_reason = 'process gone; name taken back' WHERE id = $2 AND ended_at IS NULL`, [now, d.endHolder]);
-        }
-        const self = (await c.query('SELECT * FROM cc_dm.sessions WHERE id = $1', [req.sessionId])).rows[0] as SessionRow;
-        const source = n === 1 ? req.source : 'variant';
+      },
+      candidate: async (key, exceptSession) => {
+        const r = (await c.query(`SELECT (SELECT to_jsonb(n) FROM cc_dm.names n WHERE n.key = $1) AS name,
+            (SELECT to_jsonb(s) FROM cc_dm.sessions s WHERE s.name_key = $1 AND s.ended_at IS NULL AND s.id != $2) AS holder,
+            (SELECT count(*) FROM cc_dm.deliveries WHERE recipient_key = $1 AND state = 'queued') AS queued`, [key, exceptSession])).rows[0];
+        return { name: r.name ?? undefined, holder: this.local(r.holder ?? undefined), queued: r.queued as number };
+      },
+      endSession: async (id, reason, at) => {
+        await c.query('UPDATE cc_dm.sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL', [at, reason, id]);
+      },
+      take: async (t) => {
         await c.query('UPDATE cc_dm.sessions SET name = $1, name_key = $2, name_source = $3, wanted_name = $4, last_active_at = $5 WHERE id = $6',
-          [display, key, source, n === 1 ? null : req.name.trim(), now, req.sessionId]);
-        await c.query(`INSERT INTO cc_dm.names (key, display, project, role, created_at, last_held_at) VALUES ($1, $2, $3, $4, $5, $6)
+          [t.display, t.key, t.source, t.wanted, t.at, t.sessionId]);
+        await c.query(`INSERT INTO cc_dm.names (key, display, project, role, created_at, last_held_at)
+            SELECT $1, $2, project, role, $3, $3 FROM cc_dm.sessions WHERE id = $4
           ON CONFLICT (key) DO UPDATE SET display = excluded.display, project = excluded.project, role = excluded.role,
-            released_to = NULL, last_held_at = excluded.last_held_at`, [key, display, self.project, self.role, now, now]);
-        if (req.releasing && req.releasing !== key) {
-          await c.query('UPDATE cc_dm.names SET released_to = $1 WHERE key = $2', [display, req.releasing]);
-          // As SQLite's UPDATE OR IGNORE: a message already addressed to both names stays where it is.
-          await c.query(`UPDATE cc_dm.deliveries d SET recipient_key = $1, recipient_name = $2 WHERE d.recipient_key = $3 AND d.state = 'queued'
-              AND NOT EXISTS (SELECT 1 FROM cc_dm.deliveries x WHERE x.message_seq = d.message_seq AND x.recipient_key = $1)`,
-          [key, display, req.releasing]);
-          // The mail that followed is waiting under the new name: ring it (sent at commit).
-          await c.query(`SELECT pg_notify('${RING_CHANNEL}', $1)`, [key]);
-        }
-        const session = this.local((await c.query('SELECT * FROM cc_dm.sessions WHERE id = $1', [req.sessionId])).rows[0])!;
-        return { ok: true, session, variantOf: n === 1 ? undefined : req.name.trim(), tookOverFrom: d.endHolder } as ClaimResult;
-      }
-      throw new CcDmError('E_NAME_TAKEN', `"${req.name}" and its variants up to -100 are all held; choose another CC_DM_SESSION_NAME.`, { wantedKey });
+            released_to = NULL, last_held_at = excluded.last_held_at`, [t.key, t.display, t.at, t.sessionId]);
+        return this.local((await c.query('SELECT * FROM cc_dm.sessions WHERE id = $1', [t.sessionId])).rows[0])!;
+      },
+      release: async (t) => {
+        await c.query('UPDATE cc_dm.names SET released_to = $1 WHERE key = $2', [t.toDisplay, t.fromKey]);
+        // As SQLite's UPDATE OR IGNORE: a message already addressed to both names stays where it is.
+        await c.query(`UPDATE cc_dm.deliveries d SET recipient_key = $1, recipient_name = $2 WHERE d.recipient_key = $3 AND d.state = 'queued'
+            AND NOT EXISTS (SELECT 1 FROM cc_dm.deliveries x WHERE x.message_seq = d.message_seq AND x.recipient_key = $1)`,
+        [t.toKey, t.toDisplay, t.fromKey]);
+        // The mail that followed waits under the new name: ring it (sent at commit).
+        await c.query(`SELECT pg_notify('${RING_CHANNEL}', $1)`, [t.toKey]);
+      },
+    };
+  }
+
+  claim<R>(plan: () => ClaimPlan<R>): Promise<R> {
+    return this.write(async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock($1)', [CLAIM_LOCK]);
+      return runPlanAsync(plan(), this.steps(c));
     });
   }
 
-  async endSession(id: string, reason: string): Promise<void> {
-    await this.exec('UPDATE cc_dm.sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL', [Date.now(), reason, id]);
+  async endSession(id: string, reason: string, at: number): Promise<void> {
+    await this.exec('UPDATE cc_dm.sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL', [at, reason, id]);
   }
 
   updateSession(id: string, patch: SessionPatch): Promise<void> {
-    const cols = Object.keys(patch).filter((c) => SESSION_PATCH_COLS.has(c));
+    const cols = Object.keys(patch).filter((c) => SESSION_PATCH_COLUMNS.has(c));
     if (cols.length === 0) return Promise.resolve();
     const values = cols.map((c) => (c === 'heartbeat_at' ? patch.heartbeat_at! + this.clockOffsetMs : (patch as Record<string, unknown>)[c]));
     const update = `UPDATE cc_dm.sessions SET ${cols.map((col, i) => `${col} = $${i + 1}`).join(', ')} WHERE id = $${cols.length + 1}`;
@@ -365,9 +360,9 @@ export class PostgresStore implements Store {
     return this.read(async (c) => (await c.query('SELECT * FROM cc_dm.names ORDER BY key COLLATE "C"')).rows);
   }
 
-  async reserveName(display: string, key: string, reserved: boolean): Promise<void> {
+  async reserveName(display: string, key: string, reserved: boolean, at: number): Promise<void> {
     await this.exec(`INSERT INTO cc_dm.names (key, display, reserved, created_at) VALUES ($1, $2, $3, $4)
-      ON CONFLICT (key) DO UPDATE SET reserved = excluded.reserved`, [key, display, reserved, Date.now()]);
+      ON CONFLICT (key) DO UPDATE SET reserved = excluded.reserved`, [key, display, reserved, at]);
   }
 
   // --- messages -----------------------------------------------------------------------------
@@ -408,14 +403,20 @@ export class PostgresStore implements Store {
         WHERE d.recipient_key = $1 AND d.state = 'queued' AND m.expires_at > $2`, [recipientKey, now])).rows[0].c);
   }
 
-  async markDelivered(messageSeq: number, recipientKey: string, sessionId: string, via: 'push' | 'pull', at: number): Promise<boolean> {
+  pendingCounts(now: number): Promise<Map<string, number>> {
+    return this.read(async (c) => new Map((await c.query(`SELECT d.recipient_key AS k, count(*)::int AS c FROM cc_dm.deliveries d
+        JOIN cc_dm.messages m ON m.seq = d.message_seq WHERE d.state = 'queued' AND m.expires_at > $1 GROUP BY d.recipient_key`, [now]))
+      .rows.map((r) => [r.k as string, r.c as number])));
+  }
+
+  async markDelivered(messageSeq: number, recipientKey: string, sessionId: string, via: DeliveredVia, at: number): Promise<boolean> {
     return ((await this.exec(`UPDATE cc_dm.deliveries SET state = 'delivered', delivered_at = $1, delivered_via = $2, delivered_session = $3
         WHERE message_seq = $4 AND recipient_key = $5 AND state = 'queued'`, [at, via, sessionId, messageSeq, recipientKey])).rowCount === 1);
   }
 
   async expireDue(now: number): Promise<number> {
-    return (await this.exec(`UPDATE cc_dm.deliveries SET state = 'expired', expired_at = $1, expire_reason = 'time to live ran out before the recipient was online'
-        WHERE state = 'queued' AND message_seq IN (SELECT seq FROM cc_dm.messages WHERE expires_at <= $1)`, [now])).rowCount ?? 0;
+    return (await this.exec(`UPDATE cc_dm.deliveries SET state = 'expired', expired_at = $1, expire_reason = $2
+        WHERE state = 'queued' AND message_seq IN (SELECT seq FROM cc_dm.messages WHERE expires_at <= $1)`, [now, EXPIRE_REASON])).rowCount ?? 0;
   }
 
   private async deliveriesOf(c: Q, seqs: number[]): Promise<Map<number, DeliveryRow[]>> {
@@ -433,29 +434,10 @@ export class PostgresStore implements Store {
   }
 
   history(f: HistoryFilter): Promise<Trace[]> {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    const p = (v: unknown) => { args.push(v); return `$${args.length}`; };
-    const to = (k: string) => `EXISTS (SELECT 1 FROM cc_dm.deliveries x WHERE x.message_seq = m.seq AND x.recipient_key = ${k})`;
-    if (f.participant && f.peer) {
-      const a = p(f.participant);
-      const b = p(f.peer);
-      where.push(`((m.from_key = ${a} AND ${to(b)}) OR (m.from_key = ${b} AND ${to(a)}))`);
-    } else if (f.participant || f.peer) {
-      const a = p(f.participant ?? f.peer);
-      where.push(`(m.from_key = ${a} OR ${to(a)})`);
-    }
-    if (f.thread_id) where.push(`m.thread_id = ${p(f.thread_id)}`);
-    if (f.project) where.push(`m.project = ${p(f.project)}`);
-    if (f.since !== undefined) where.push(`m.sent_at >= ${p(f.since)}`);
-    if (f.until !== undefined) where.push(`m.sent_at <= ${p(f.until)}`);
-    if (f.afterSeq !== undefined) where.push(`m.seq > ${p(f.afterSeq)}`);
-    if (f.query) where.push(FTS_MATCH(`${p(f.query)}::text`));
-    const order = f.afterSeq !== undefined ? 'ASC' : 'DESC';
-    const sql = `SELECT ${MSG_COLS} FROM cc_dm.messages m ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY m.seq ${order} LIMIT ${p(f.limit)}`;
+    const q = historyQuery(f, DIALECT);
     return this.read(async (c) => {
-      const msgs = (await c.query(sql, args)).rows as MessageRow[];
-      if (order === 'DESC') msgs.reverse();
+      const msgs = (await c.query(q.sql, q.args)).rows as MessageRow[];
+      if (q.newestFirst) msgs.reverse();
       const dels = await this.deliveriesOf(c, msgs.map((m) => m.seq));
       return msgs.map((m) => ({ message: m, deliveries: dels.get(m.seq) ?? [] }));
     });

@@ -1,5 +1,5 @@
 /** Names, roles and projects: what they may contain, and how they compare. */
-import { CcDmError } from '../errors.js';
+import { CcDmError } from './errors.js';
 
 export const NAME_MAX = 64;
 export const ROLE_MAX = 64;

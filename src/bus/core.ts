@@ -1,0 +1,56 @@
+/**
+ * What every part of the bus works with: the store (private to src/bus/: the edges reach it
+ * only through the Bus and Session APIs), the configuration, the doorbell, the log and the
+ * clock, plus liveness, which every rule needs.
+ *
+ * Tests inject the clock to backdate instead of sleeping out a time to live.
+ */
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import type { SessionRow, Store } from '../store/types.js';
+import type { Doorbell } from '../wake/doorbell.js';
+import { isSessionAlive } from './liveness.js';
+
+export type Clock = () => number;
+
+/** The key under which a Bus carries its core: only modules of src/bus/ import it (a lint rule). */
+export const CORE = Symbol('cc-dm bus core');
+
+export class BusCore {
+  constructor(
+    readonly store: Store,
+    readonly config: Config,
+    readonly doorbell: Doorbell,
+    readonly log: Logger,
+    readonly now: Clock = Date.now,
+  ) {}
+
+  isAlive = (s: SessionRow): boolean =>
+    isSessionAlive(s, { host: this.config.host, heartbeatExpiryMs: this.config.heartbeatExpiryMs }, this.now());
+
+  /** Open sessions that are really alive; dead ones (killed, crashed) are marked ended on the way. */
+  async liveSessions(): Promise<SessionRow[]> {
+    const open = await this.store.openSessions();
+    const live: SessionRow[] = [];
+    for (const s of open) {
+      if (this.isAlive(s)) live.push(s);
+      else await this.store.endSession(s.id, 'process gone', this.now());
+    }
+    return live;
+  }
+
+  /**
+   * The live session holding a name, if any. Only its holder's process is checked, not every open
+   * session's: a dm then costs two /proc reads instead of two per session on the machine.
+   */
+  async liveHolder(key: string): Promise<SessionRow | undefined> {
+    return this.checkHolder(await this.store.holderOf(key));
+  }
+
+  /** The holder if its processes are alive; a dead one is marked ended on the way. */
+  async checkHolder(s: SessionRow | undefined): Promise<SessionRow | undefined> {
+    if (!s || this.isAlive(s)) return s;
+    await this.store.endSession(s.id, 'process gone', this.now());
+    return undefined;
+  }
+}

@@ -1,0 +1,191 @@
+/**
+ * The send path, for any sender (a session or the human): addressing, project scoping, access
+ * lists, and what to store. A send is prepared (checked, nothing written) and then committed,
+ * alone or with others in one transaction (group-commit.ts).
+ */
+import { CcDmError } from '../errors.js';
+import { checkName, distance, nameKey } from '../names.js';
+import type { MessageKind, MessageRow, NameRow, NewMail, Recipient, ReplyMark, SessionRow } from '../store/types.js';
+import type { BusCore } from './core.js';
+import { messageId } from './ids.js';
+import { answerPermission, type VerdictResult } from './relay.js';
+import { HUMAN, senderName, type Sender, type SenderName } from './sender.js';
+import { parseVerdict, TTL_DEFAULT_S, type BroadcastArgs, type DmArgs } from './validate.js';
+
+export interface SendResult {
+  success: true;
+  message_id: string;
+  sent_at: string;
+  state: 'queued';
+  to: string;
+  recipient_online: boolean;
+  recipient_can_receive_push: boolean;
+  note?: string;
+}
+
+export interface BroadcastResult {
+  success: true;
+  message_id: string;
+  sent_at: string;
+  recipients: { name: string; can_receive_push: boolean }[];
+  note?: string;
+}
+
+/** A send checked and ready to store, with the result to give once it is stored. */
+export interface PreparedSend<R> {
+  mail: NewMail;
+  /** Sessions to ring once it is committed. */
+  ring: SessionRow[];
+  result(stored: MessageRow): R;
+}
+
+/** What a prepared call does: store a send, or act at once (a permission verdict). */
+export type Step<R> = PreparedSend<R> | { run(): Promise<R> };
+
+interface Resolved {
+  key: string;
+  display: string;
+  row?: NameRow;
+  holder?: SessionRow;
+}
+
+/**
+ * Resolves a recipient name, or fails with the names that exist (closest first). Also returns
+ * the open session holding it, not yet checked for liveness.
+ */
+async function resolve(core: BusCore, to: string, queueIfUnknown: boolean): Promise<Resolved> {
+  const display = checkName(to, 'to');
+  const key = nameKey(display);
+  const { name: row, holder } = await core.store.lookup(key);
+  if (row?.released_to) {
+    throw new CcDmError('E_RENAMED', `"${row.display}" renamed itself and is now called "${row.released_to}": send to "${row.released_to}".`, { now: row.released_to });
+  }
+  if (row && row.key !== HUMAN.key) return { key, display: row.display, row, holder };
+  if (key === HUMAN.key) throw new CcDmError('E_INVALID', 'the human reads the console and the CLI log; a dm to "human" has nowhere to go.');
+  if (queueIfUnknown) return { key, display, holder };
+  const names = (await core.store.listNames()).filter((n) => !n.released_to && n.key !== HUMAN.key);
+  const close = names.map((n) => ({ n: n.display, d: distance(key, n.key) })).sort((a, b) => a.d - b.d);
+  // Close enough to suggest: up to 40 % of the longer name's letters differ (at least 2).
+  const first = close[0];
+  const near = first && first.d <= Math.max(2, Math.ceil(Math.max(key.length, first.n.length) * 0.4));
+  const suggestion = near ? ` Did you mean "${first.n}"?` : '';
+  const list = close.length ? close.slice(0, 20).map((c) => c.n).join(', ') : '(none yet)';
+  throw new CcDmError('E_UNKNOWN_RECIPIENT', `no session has ever been called "${display}".${suggestion} Names that exist: ${list}.`,
+    { names: close.map((c) => c.n), retryWith: 'queue_if_unknown' });
+}
+
+/** Project scoping: a tagged sender reaches its own project, or a session that wrote to it. */
+async function checkScope(core: BusCore, from: SenderName, toKey: string, toProject: string | null, toDisplay: string): Promise<void> {
+  if (!from.project || toProject === from.project) return;
+  if (await core.store.hasWritten(toKey, from.key)) return;
+  throw new CcDmError('E_SCOPE',
+    `"${toDisplay}" is outside your project "${from.project}" (its project: ${toProject ?? 'none'}). Sessions with a project tag reach only their own project, and anyone who wrote to them first.`);
+}
+
+function checkDmPolicy(from: Sender, toKey: string, toDisplay: string): void {
+  if (from.kind !== 'session') return;
+  const p = from.policy;
+  if (p.dmAllowlist && !p.dmAllowlist.includes(toKey)) {
+    throw new CcDmError('E_FORBIDDEN', `this session may dm only ${p.dmAllowlist.join(', ')} (CC_DM_DM_ALLOWLIST); "${toDisplay}" is not listed.`);
+  }
+  if (p.dmBlocklist?.includes(toKey)) {
+    throw new CcDmError('E_FORBIDDEN', `this session may not dm "${toDisplay}" (CC_DM_DM_BLOCKLIST).`);
+  }
+}
+
+/** A message to store with a delivery row per recipient; the sender is stamped from `me`. */
+export function newMail(core: BusCore, from: Sender, me: SenderName, kind: MessageKind, toName: string | null,
+  args: { content: string; priority?: string; message_type?: string; thread_id?: string; ttl_s?: number }, recipients: Recipient[],
+  reply?: ReplyMark): NewMail {
+  const now = core.now();
+  return {
+    message: {
+      id: messageId(now), kind, from_name: me.name, from_key: me.key, from_session: me.session,
+      sender_kind: from.kind, to_name: toName, project: me.project, content: args.content,
+      priority: args.priority ?? null, message_type: args.message_type ?? null, thread_id: args.thread_id ?? null,
+      sent_at: now, expires_at: now + (args.ttl_s ?? TTL_DEFAULT_S) * 1000,
+    },
+    recipients, reply,
+  };
+}
+
+/**
+ * Checks a dm and builds what to store; nothing is written yet. A dm whose whole text answers a
+ * pending permission request is a verdict instead, carried out by `run`.
+ */
+export async function prepareDm(core: BusCore, from: Sender, args: DmArgs): Promise<Step<SendResult | VerdictResult>> {
+  const me = senderName(from);
+  const to = await resolve(core, args.to, args.queue_if_unknown === true);
+  if (to.key === me.key) throw new CcDmError('E_INVALID', `"${to.display}" is you: a dm to yourself has nowhere to go.`);
+  checkDmPolicy(from, to.key, to.display);
+
+  const verdict = parseVerdict(args.content);
+  if (verdict) {
+    const perm = await core.store.pendingPermission(to.key, verdict.requestId);
+    if (perm) return { run: () => answerPermission(core, from, perm, verdict.behavior) };
+  }
+
+  const holder = await core.checkHolder(to.holder);
+  await checkScope(core, me, to.key, holder?.project ?? to.row?.project ?? null, to.display);
+  const mail = newMail(core, from, me, 'dm', to.display, args, [{ key: to.key, display: holder?.name ?? to.display }], {
+    recipientKey: me.key, senderKey: to.key, thread_id: args.thread_id ?? null,
+  });
+  return {
+    mail, ring: holder ? [holder] : [],
+    result: (m): SendResult => {
+      const canPush = holder?.can_push ?? false;
+      const result: SendResult = {
+        success: true, message_id: m.id, sent_at: new Date(m.sent_at).toISOString(), state: 'queued', to: holder?.name ?? to.display,
+        recipient_online: !!holder, recipient_can_receive_push: canPush,
+      };
+      if (!holder) result.note = `"${to.display}" is not running: the message waits in its mailbox and is delivered when it starts again (time to live ${args.ttl_s ?? TTL_DEFAULT_S} s). Check with status.`;
+      else if (!canPush) result.note = `"${holder.name}" is running but its Claude Code does not show channel pushes: the message waits until it calls its inbox tool.`;
+      return result;
+    },
+  };
+}
+
+export async function prepareBroadcast(core: BusCore, from: Sender, args: BroadcastArgs, opts: { project?: string } = {}): Promise<PreparedSend<BroadcastResult>> {
+  const me = senderName(from);
+  if (from.kind === 'session') {
+    const allowed = from.policy.broadcastAllowedRoles;
+    const role = from.session.role ? nameKey(from.session.role) : '';
+    if (allowed && !allowed.includes(role)) {
+      throw new CcDmError('E_FORBIDDEN', `broadcast is allowed only for roles ${allowed.join(', ')} (CC_DM_BROADCAST_ALLOWED_ROLES); your role is "${from.session.role ?? 'none'}". Send dms instead.`);
+    }
+  }
+  const project = opts.project ?? me.project;
+  const live = (await core.liveSessions()).filter((s) => s.name_key && s.name_key !== me.key && (!project || s.project === project));
+  if (live.length === 0) {
+    throw new CcDmError('E_UNKNOWN_RECIPIENT', `no other live session${project ? ` in project "${project}"` : ''} to broadcast to. Broadcasts reach running sessions only; dm a name to leave mail for a session that is down.`);
+  }
+  const mail = newMail(core, from, { ...me, project }, 'broadcast', null, args, live.map((s) => ({ key: s.name_key!, display: s.name! })));
+  return {
+    mail, ring: live,
+    result: (m) => {
+      const result: BroadcastResult = {
+        success: true, message_id: m.id, sent_at: new Date(m.sent_at).toISOString(),
+        recipients: live.map((s) => ({ name: s.name!, can_receive_push: s.can_push })),
+      };
+      const blind = live.filter((s) => !s.can_push).map((s) => s.name);
+      if (blind.length) result.note = `${blind.join(', ')} cannot receive pushes: the message waits until they call their inbox tool.`;
+      return result;
+    },
+  };
+}
+
+/**
+ * Stores prepared sends in one transaction, in order, then rings their recipients. A session's
+ * pipelined sends come here together (GroupCommit): one commit for many messages.
+ */
+export async function commitSends(core: BusCore, sends: readonly PreparedSend<unknown>[]): Promise<unknown[]> {
+  const rows = await core.store.insertMessages(sends.map((s) => s.mail));
+  for (const s of sends) core.doorbell.ring(s.ring);
+  return sends.map((s, i) => s.result(rows[i]!));
+}
+
+/** Carries out one prepared step on its own (the CLI's and the console's way). */
+export async function perform<R>(core: BusCore, step: Step<R>): Promise<R> {
+  if ('run' in step) return step.run();
+  return (await commitSends(core, [step]))[0] as R;
+}

@@ -1,0 +1,31 @@
+/** Who sends: a session, stamped from its own row (never from arguments), or the human. */
+import type { SessionRow } from '../store/types.js';
+
+/** Who is sending: a session (stamped from its own row, never from arguments) or the human. */
+export type Sender =
+  | { kind: 'session'; session: SessionRow; policy: SenderPolicy }
+  | { kind: 'human' };
+
+/** A session's own access rules, read from its launch environment. */
+export interface SenderPolicy {
+  broadcastAllowedRoles?: readonly string[];
+  dmAllowlist?: readonly string[];
+  dmBlocklist?: readonly string[];
+}
+
+export const HUMAN = { name: 'human', key: 'human' } as const;
+
+/** The sender's name, key, project and session, as the bus stamps them. */
+export interface SenderName {
+  name: string;
+  key: string;
+  project: string | null;
+  session: string | null;
+}
+
+export function senderName(from: Sender): SenderName {
+  if (from.kind === 'human') return { name: HUMAN.name, key: HUMAN.key, project: null, session: null };
+  const s = from.session;
+  return { name: s.name!, key: s.name_key!, project: s.project, session: s.id };
+}
+

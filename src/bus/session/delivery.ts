@@ -1,0 +1,113 @@
+/**
+ * A session's delivery loop: waiting mail is handed to the session's target in order, and each
+ * message is marked delivered only after the target has it (for the channel: written to the
+ * client's pipe). A crash in between delivers that message again rather than losing it; a
+ * restarted server never hands over a row already marked. Rings, polls and handshakes all end
+ * up in kick(), and kicks that come while a drain runs coalesce into one more round.
+ */
+import type { Behavior, MessageRow, SessionRow } from '../../store/types.js';
+import type { BusCore } from '../core.js';
+
+/** Where a session's mail goes (the channel server's notifications). */
+export interface DeliveryTarget {
+  pushMessage(content: string, meta: Record<string, string>): Promise<void>;
+  pushVerdict(requestId: string, behavior: Behavior): Promise<void>;
+}
+
+const DRAIN_BATCH = 200;
+
+/** The envelope of a message: the sender's validated fields first, the bus's own written over them. */
+export function envelope(m: MessageRow, recipientName: string): Record<string, string> {
+  const meta: Record<string, string> = {};
+  if (m.priority) meta.priority = m.priority;
+  if (m.message_type) meta.message_type = m.message_type;
+  if (m.thread_id) meta.thread_id = m.thread_id;
+  if (m.kind !== 'dm') meta.kind = m.kind;
+  Object.assign(meta, {
+    from_session: m.from_name,
+    to_session: recipientName,
+    message_id: m.id,
+    sent_at: new Date(m.sent_at).toISOString(),
+    sender_kind: m.sender_kind,
+  });
+  return meta;
+}
+
+export class Delivery {
+  private draining = false;
+  private again = false;
+  private stopped = false;
+  private target?: DeliveryTarget;
+  /** Whether the target shows messages (a Claude Code started without the channel flag does not). */
+  private canPush = false;
+  /**
+   * Permission requests of this session not yet answered back to it: only then does a drain ask
+   * the store for verdicts (one query less per message otherwise).
+   */
+  verdictsAwaited = 0;
+
+  constructor(
+    private readonly core: BusCore,
+    private readonly session: () => SessionRow,
+    private readonly onError: (e: unknown) => void,
+  ) {}
+
+  /** From now on mail goes to `target` (nothing is handed over before the client's handshake). */
+  activate(target: DeliveryTarget, canPush: boolean): void {
+    this.target = target;
+    this.canPush = canPush;
+    this.kick();
+  }
+
+  get active(): boolean {
+    return this.target !== undefined;
+  }
+
+  /** Starts a drain, or asks the running one to go round again (rings coalesce). */
+  kick(): void {
+    if (this.stopped || !this.target) return;
+    if (this.draining) { this.again = true; return; }
+    this.drain().catch((e) => this.onError(e));
+  }
+
+  private async drain(): Promise<void> {
+    const target = this.target!;
+    this.draining = true;
+    try {
+      do {
+        this.again = false;
+        if (this.verdictsAwaited > 0) await this.deliverVerdicts(target);
+        if (this.canPush) await this.deliverMail(target);
+      } while (this.again && !this.stopped);
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async deliverVerdicts(target: DeliveryTarget): Promise<void> {
+    const { store } = this.core;
+    for (const v of await store.verdictsToNotify(this.session().id)) {
+      await target.pushVerdict(v.request_id, v.state as Behavior);
+      await store.markVerdictNotified(v.id, this.core.now());
+      this.verdictsAwaited--;
+    }
+  }
+
+  private async deliverMail(target: DeliveryTarget): Promise<void> {
+    const { store } = this.core;
+    for (;;) {
+      const row = this.session();
+      const batch = await store.pendingFor(row.name_key!, DRAIN_BATCH, this.core.now());
+      for (const { message, delivery } of batch) {
+        if (this.stopped) return;
+        await target.pushMessage(message.content, envelope(message, row.name!));
+        await store.markDelivered(message.seq, delivery.recipient_key, row.id, 'push', this.core.now());
+      }
+      if (batch.length < DRAIN_BATCH) return;
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * A session's identity: the name it claims at start (from its launch environment, or an
+ * automatic one), the name it takes back after another host ended it, and a rename through the
+ * register tool. Every claim runs the claim plan (../claim.ts) in one store transaction.
+ */
+import { randomBytes } from 'node:crypto';
+import { basename } from 'node:path';
+import { CcDmError } from '../../errors.js';
+import { checkName, checkProject, checkRole, nameKey, RESERVED_NAMES } from '../../names.js';
+import type { NameSource, NewSession, SessionRow } from '../../store/types.js';
+import { claimPlan, claimRules, type ClaimRequest } from '../claim.js';
+import type { BusCore } from '../core.js';
+import { sessionId } from '../ids.js';
+import { processStart } from '../liveness.js';
+
+export interface StartOptions {
+  cwd: string;
+  /** Whether the client shows pushes, as far as is known at start (the handshake may say more). */
+  canPush: boolean;
+  client: string | null;
+  /** The server's process and its parent (the agent CLI): liveness is theirs. */
+  pid?: number;
+  ppid?: number;
+}
+
+export interface RegisterResult {
+  success: true;
+  name: string;
+  role: string;
+  project: string | null;
+  previous_name?: string;
+  note?: string;
+}
+
+function autoName(cwd: string): string {
+  const base = basename(cwd).replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 40) || 'session';
+  return `${base}-${randomBytes(2).toString('hex')}`;
+}
+
+async function claim(core: BusCore, req: ClaimRequest, source: NameSource): Promise<SessionRow> {
+  const r = await core.store.claim(() => claimPlan(req, claimRules(source), core.isAlive));
+  if (!r.ok) throw new CcDmError(r.code, r.message);
+  return r.session;
+}
+
+/** A new session row holding the launch name (or a reported variant of it). */
+export async function claimAtStart(core: BusCore, o: StartOptions): Promise<SessionRow> {
+  const cfg = core.config;
+  const wanted = cfg.sessionName ?? autoName(o.cwd);
+  if (RESERVED_NAMES.has(nameKey(wanted))) {
+    throw new CcDmError('E_CONFIG', `CC_DM_SESSION_NAME=${wanted} is a reserved word (${[...RESERVED_NAMES].join(', ')}); choose another name.`);
+  }
+  const id = sessionId();
+  const now = core.now();
+  const pid = o.pid ?? process.pid;
+  const ppid = o.ppid ?? process.ppid;
+  const source: NameSource = cfg.sessionName ? 'env' : 'auto';
+  const newSession: NewSession = {
+    id, role: cfg.role ?? null, project: cfg.project ?? null, cwd: o.cwd, host: cfg.host,
+    pid, ppid, pid_start: processStart(pid), ppid_start: processStart(ppid),
+    can_push: o.canPush, client: o.client, doorbell: core.doorbell.addressFor(id),
+    started_at: now, last_active_at: now, heartbeat_at: now,
+  };
+  return claim(core, { sessionId: id, name: wanted, source, newSession, at: now }, source);
+}
+
+/**
+ * Across machines a session is alive while its heartbeat is fresh. One that was frozen (or cut
+ * off from the database) past the expiry was ended by another host, and its name may have been
+ * taken back by a successor: it must not go on receiving and sending as that name. So it joins
+ * again as a new session, under the launch rules: its name if nobody took it, else a variant.
+ */
+export async function rejoin(core: BusCore, row: SessionRow): Promise<SessionRow> {
+  const { name, name_key: _k, name_source: _s, wanted_name: _w, ended_at: _e, end_reason: _r, ...rest } = row;
+  const id = sessionId();
+  const now = core.now();
+  const source: NameSource = row.name_source === 'variant' ? (core.config.sessionName ? 'env' : 'auto') : (row.name_source ?? 'auto');
+  return claim(core, {
+    sessionId: id, name: row.wanted_name ?? name!, source, at: now,
+    newSession: { ...rest, id, doorbell: core.doorbell.addressFor(id), started_at: now, last_active_at: now, heartbeat_at: now },
+  }, 'env');
+}
+
+/** The register tool: a new name (the old one is released) and/or a role and project. */
+export async function rename(core: BusCore, row: SessionRow, args: { name: string; role: string; project?: string }): Promise<{ row: SessionRow; result: RegisterResult }> {
+  const name = checkName(args.name);
+  const role = checkRole(args.role);
+  const project = args.project !== undefined ? checkProject(args.project) : row.project;
+  const key = nameKey(name);
+  if (RESERVED_NAMES.has(key)) throw new CcDmError('E_NAME_RESERVED', `"${name}" is a reserved word; pick another name.`);
+  const previous = row.name!;
+  let next = row;
+  if (key !== row.name_key) {
+    next = await claim(core, { sessionId: row.id, name, source: 'register', releasing: row.name_key!, at: core.now() }, 'register');
+  }
+  await core.store.updateSession(next.id, { role, project: project ?? null });
+  next = { ...next, role, project: project ?? null };
+  const renamed = previous !== next.name;
+  return {
+    row: next,
+    result: {
+      success: true, name: next.name!, role, project: project ?? null, previous_name: renamed ? previous : undefined,
+      note: renamed ? `"${previous}" is released: mail to it now fails with a pointer to "${next.name}". Names taken with register never carry permission-approval rights.` : undefined,
+    },
+  };
+}

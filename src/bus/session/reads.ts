@@ -1,0 +1,75 @@
+/**
+ * What a session reads through its tools: the roster as it may see it, receipts of its own
+ * messages, its history, and its inbox (mail pulled by a client that does not show pushes).
+ */
+import { CcDmError } from '../../errors.js';
+import { checkName, nameKey } from '../../names.js';
+import type { SessionRow } from '../../store/types.js';
+import type { BusCore } from '../core.js';
+import { HUMAN } from '../sender.js';
+import type { MessageView, ReceiptView, RosterEntry } from '../views.js';
+import type { Bus } from '../bus.js';
+import { envelope } from './delivery.js';
+
+export interface WhoResult {
+  you: string;
+  sessions: (RosterEntry & { you?: true })[];
+  offline_mailboxes: string[];
+  note: string;
+}
+
+export interface HistoryResult {
+  messages: MessageView[];
+}
+
+export interface InboxResult {
+  messages: (Record<string, string> & { content: string })[];
+  still_waiting: number;
+}
+
+/** A tagged session sees its own project; an untagged one sees everyone. */
+export async function who(bus: Bus, row: SessionRow): Promise<WhoResult> {
+  const all = await bus.roster({ project: row.project, offline: true });
+  return {
+    you: row.name!,
+    sessions: all.filter((e) => e.live).map((e) => (e.name === row.name ? { ...e, you: true as const } : e)),
+    offline_mailboxes: all.filter((e) => !e.live && e.name !== HUMAN.name).slice(0, 50).map((e) => e.name),
+    note: 'These are cc-dm sessions: message them with this server\'s dm tool, not with Claude Code\'s built-in SendMessage.',
+  };
+}
+
+/** A receipt, for a message this session sent or received only. */
+export async function status(bus: Bus, row: SessionRow, messageId: string): Promise<ReceiptView> {
+  const v = await bus.trace(messageId);
+  const involved = nameKey(v.from) === row.name_key || v.recipients.some((r) => nameKey(r.to) === row.name_key);
+  if (!involved) throw new CcDmError('E_NOT_FOUND', `no message "${messageId}" sent by or to you.`);
+  const { content: _content, ...receipt } = v;
+  return receipt;
+}
+
+export async function history(bus: Bus, row: SessionRow, args: { peer?: string; thread_id?: string; query?: string; limit?: number }): Promise<HistoryResult> {
+  const messages = await bus.history({
+    participant: row.name_key!, peer: args.peer ? nameKey(checkName(args.peer, 'peer')) : undefined,
+    thread_id: args.thread_id, query: args.query, limit: args.limit ?? 20,
+  });
+  return { messages };
+}
+
+/** Pulls waiting mail (for a client that does not show pushes), marking it delivered. */
+export async function inbox(core: BusCore, row: SessionRow, limit = 50): Promise<InboxResult> {
+  const batch = await core.store.pendingFor(row.name_key!, limit, core.now());
+  const out: InboxResult['messages'] = [];
+  for (const { message, delivery } of batch) {
+    if (await core.store.markDelivered(message.seq, delivery.recipient_key, row.id, 'pull', core.now())) {
+      out.push({ ...envelope(message, row.name!), content: message.content });
+    }
+  }
+  return { messages: out, still_waiting: await core.store.countPending(row.name_key!, core.now()) };
+}
+
+/** A line for tool results when mail waits that this session's client will not show. */
+export async function waitingNote(core: BusCore, row: SessionRow): Promise<string | undefined> {
+  if (row.can_push) return undefined;
+  const n = await core.store.countPending(row.name_key!, core.now());
+  return n > 0 ? `${n} message(s) wait for you: call the inbox tool to read them (this Claude Code was not started with cc-dm as a channel, so they are not pushed).` : undefined;
+}
