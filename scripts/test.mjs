@@ -32,6 +32,12 @@ function run(cmd, argv, env = {}) {
 }
 
 if (run('npx', ['tsc', '-p', 'tsconfig.json']) !== 0) process.exit(1);
+// Lint and format checks come first: a boundary crossed or an import cycle fails the run.
+console.log('\n# lint: types (src, strict index access), eslint, prettier');
+if (run('npm', ['run', '--silent', 'lint']) !== 0) {
+  console.error('lint failed: see above (npm run format fixes formatting)');
+  process.exit(1);
+}
 
 const needs = new Set();
 if (suites.includes('integration') || suites.includes('unit')) needs.add('postgresql');

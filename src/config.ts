@@ -49,7 +49,11 @@ type Env = Record<string, string | undefined>;
 function list(env: Env, key: string): string[] | undefined {
   const raw = env[key];
   if (raw === undefined || raw.trim() === '') return undefined;
-  return raw.split(',').map((s) => s.trim()).filter(Boolean).map((s) => nameKey(s));
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((s) => nameKey(s));
 }
 
 function int(env: Env, key: string, dflt: number, min: number, max: number): number {
@@ -67,11 +71,19 @@ function optional(env: Env, key: string): string | undefined {
   return v ? v : undefined;
 }
 
+/** Colour on a terminal unless NO_COLOR is set (https://no-color.org), read before any other setting. */
+export function colorAllowed(env: Env = process.env): boolean {
+  return !env.NO_COLOR;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const home = resolve(optional(env, 'CC_DM_HOME') ?? join(homedir(), '.cc-dm'));
   const databaseUrl = optional(env, 'CC_DM_DATABASE_URL');
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    throw new CcDmError('E_CONFIG', 'CC_DM_DATABASE_URL must start with postgres:// or postgresql:// (unset it to use the embedded SQLite store).');
+    throw new CcDmError(
+      'E_CONFIG',
+      'CC_DM_DATABASE_URL must start with postgres:// or postgresql:// (unset it to use the embedded SQLite store).',
+    );
   }
   const sessionName = optional(env, 'CC_DM_SESSION_NAME');
   if (sessionName) checkName(sessionName, 'CC_DM_SESSION_NAME');
@@ -85,7 +97,10 @@ export function loadConfig(env: Env = process.env): Config {
   const dmAllowlist = list(env, 'CC_DM_DM_ALLOWLIST');
   const dmBlocklist = list(env, 'CC_DM_DM_BLOCKLIST');
   if (dmAllowlist && dmBlocklist) {
-    throw new CcDmError('E_CONFIG', 'CC_DM_DM_ALLOWLIST and CC_DM_DM_BLOCKLIST are both set: use one or the other (an allowlist already blocks every name it does not list).');
+    throw new CcDmError(
+      'E_CONFIG',
+      'CC_DM_DM_ALLOWLIST and CC_DM_DM_BLOCKLIST are both set: use one or the other (an allowlist already blocks every name it does not list).',
+    );
   }
   const push = (optional(env, 'CC_DM_PUSH') ?? 'auto').toLowerCase();
   if (push !== 'auto' && push !== 'on' && push !== 'off') {

@@ -24,7 +24,12 @@ export function createLogger(opts: { level: Level; file?: string; tag?: string }
     if (LEVELS[level] < min) return;
     const line = `${new Date().toISOString()} ${level} ${opts.tag ?? 'cc-dm'}: ${scrub(msg)}\n`;
     if (opts.file) {
-      try { appendFileSync(opts.file, line, { mode: 0o600 }); return; } catch { /* fall back to stderr */ }
+      try {
+        appendFileSync(opts.file, line, { mode: 0o600 });
+        return;
+      } catch {
+        /* fall back to stderr */
+      }
     }
     process.stderr.write(line);
   };

@@ -16,9 +16,13 @@ export const RESERVED_NAMES = new Set(['human', 'system', 'cc-dm', 'all', 'every
 export function checkName(raw: string, what = 'name'): string {
   const name = raw.trim();
   if (name.length === 0) throw new CcDmError('E_INVALID', `${what} is empty: give a name such as "planner" or "backend-1".`);
-  if (name.length > NAME_MAX) throw new CcDmError('E_INVALID', `${what} "${name.slice(0, 20)}..." is ${name.length} characters long; the limit is ${NAME_MAX}.`);
+  if (name.length > NAME_MAX)
+    throw new CcDmError('E_INVALID', `${what} "${name.slice(0, 20)}..." is ${name.length} characters long; the limit is ${NAME_MAX}.`);
   if (!NAME_RE.test(name)) {
-    throw new CcDmError('E_INVALID', `${what} "${name}" has characters that are not allowed: use letters, digits, ".", "_" and "-", starting with a letter or digit.`);
+    throw new CcDmError(
+      'E_INVALID',
+      `${what} "${name}" has characters that are not allowed: use letters, digits, ".", "_" and "-", starting with a letter or digit.`,
+    );
   }
   return name;
 }
@@ -28,7 +32,10 @@ export function checkRole(raw: string, what = 'role'): string {
   if (role.length === 0) throw new CcDmError('E_INVALID', `${what} is empty: give a role such as "planner", "backend" or "tests".`);
   if (role.length > ROLE_MAX) throw new CcDmError('E_INVALID', `${what} is ${role.length} characters long; the limit is ${ROLE_MAX}.`);
   if (!/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/.test(role)) {
-    throw new CcDmError('E_INVALID', `${what} "${role}" has characters that are not allowed: use letters, digits, spaces, ".", "_" and "-".`);
+    throw new CcDmError(
+      'E_INVALID',
+      `${what} "${role}" has characters that are not allowed: use letters, digits, spaces, ".", "_" and "-".`,
+    );
   }
   return role;
 }

@@ -9,12 +9,23 @@ import { CcDmError } from '../errors.js';
 import { checkName, nameKey } from '../names.js';
 import { LATEST_VERSION } from '../store/schema.js';
 import type { Behavior, HistoryFilter, SessionRow, Store } from '../store/types.js';
+
+export type { HistoryFilter };
 import { CORE, type BusCore } from './core.js';
 import { humanVerdict, type VerdictResult } from './relay.js';
 import { perform, prepareBroadcast, prepareDm, type BroadcastResult, type SendResult } from './send.js';
 import { HUMAN, type Sender } from './sender.js';
 import type { BroadcastArgs, DmArgs } from './validate.js';
-import { approvalView, iso, messageView, threadViews, type ApprovalView, type MessageView, type RosterEntry, type ThreadView } from './views.js';
+import {
+  approvalView,
+  iso,
+  messageView,
+  threadViews,
+  type ApprovalView,
+  type MessageView,
+  type RosterEntry,
+  type ThreadView,
+} from './views.js';
 
 export interface RosterOptions {
   /** Only sessions and mailboxes of this project (a tagged session sees its own project). */
@@ -73,8 +84,21 @@ export class Bus {
       for (const n of names) {
         if (liveKeys.has(n.key) || n.released_to || n.key === HUMAN.key || !inScope(n.project)) continue;
         out.push({
-          name: n.display, live: false, role: n.role, project: n.project, host: null, cwd: null, pid: null, name_source: null, wanted_name: null, client: null,
-          can_receive_push: false, pending: pending.get(n.key) ?? 0, reserved: n.reserved, started_at: null, last_active_at: iso(n.last_held_at),
+          name: n.display,
+          live: false,
+          role: n.role,
+          project: n.project,
+          host: null,
+          cwd: null,
+          pid: null,
+          name_source: null,
+          wanted_name: null,
+          client: null,
+          can_receive_push: false,
+          pending: pending.get(n.key) ?? 0,
+          reserved: n.reserved,
+          started_at: null,
+          last_active_at: iso(n.last_held_at),
         });
       }
     }
@@ -111,7 +135,8 @@ export class Bus {
     const core = this[CORE];
     await core.store.expireDue(core.now());
     const t = await core.store.trace(id.trim());
-    if (!t) throw new CcDmError('E_NOT_FOUND', `no message with id "${id}". Message ids look like m_… and are returned by dm and broadcast.`);
+    if (!t)
+      throw new CcDmError('E_NOT_FOUND', `no message with id "${id}". Message ids look like m_… and are returned by dm and broadcast.`);
     return messageView(t);
   }
 
@@ -158,7 +183,20 @@ export class Bus {
 
 function liveEntry(s: SessionRow, pending: number, reserved: boolean): RosterEntry {
   return {
-    name: s.name!, live: true, role: s.role, project: s.project, host: s.host, cwd: s.cwd, pid: s.pid, name_source: s.name_source, wanted_name: s.wanted_name,
-    client: s.client, can_receive_push: s.can_push, pending, reserved, started_at: iso(s.started_at), last_active_at: iso(s.last_active_at),
+    name: s.name!,
+    live: true,
+    role: s.role,
+    project: s.project,
+    host: s.host,
+    cwd: s.cwd,
+    pid: s.pid,
+    name_source: s.name_source,
+    wanted_name: s.wanted_name,
+    client: s.client,
+    can_receive_push: s.can_push,
+    pending,
+    reserved,
+    started_at: iso(s.started_at),
+    last_active_at: iso(s.last_active_at),
   };
 }

@@ -32,16 +32,25 @@ export function claimRules(source: NameSource): ClaimDecider {
     if (source === 'register') {
       const display = name?.display ?? '';
       if (name?.reserved || (name && RESERVED_NAMES.has(name.key))) {
-        return { kind: 'refuse', code: 'E_NAME_RESERVED', message: `the name "${display}" is reserved by the human (cc-dm reserve) and cannot be taken with register. Pick another name.` };
+        return {
+          kind: 'refuse',
+          code: 'E_NAME_RESERVED',
+          message: `the name "${display}" is reserved by the human (cc-dm reserve) and cannot be taken with register. Pick another name.`,
+        };
       }
       if (holderAlive) {
-        return { kind: 'refuse', code: 'E_NAME_TAKEN', message: `the name "${display}" is held by a live session (since ${new Date(holder!.started_at).toISOString()}). Pick another name.` };
+        return {
+          kind: 'refuse',
+          code: 'E_NAME_TAKEN',
+          message: `the name "${display}" is held by a live session (since ${new Date(holder!.started_at).toISOString()}). Pick another name.`,
+        };
       }
       // A name some session held (and did not give up) is its mailbox; so is a name with mail
       // queued for it, even before any session has held it. A name only ever reserved is not.
       if ((name && !name.released_to && name.last_held_at !== null) || queued > 0) {
         return {
-          kind: 'refuse', code: 'E_NAME_TAKEN',
+          kind: 'refuse',
+          code: 'E_NAME_TAKEN',
           message: `the name "${display}" belongs to a session that ended and keeps it as its mailbox. Only a session launched with CC_DM_SESSION_NAME=${display} can take it back; pick another name.`,
         };
       }
@@ -73,7 +82,10 @@ const MAX_VARIANT = 100;
 const TAKEN_BACK = 'process gone; name taken back';
 
 /** One step of the plan, typed by the step's own signature. */
-function* step<K extends keyof ClaimSteps>(name: K, ...args: Parameters<ClaimSteps[K]>): Generator<ClaimCall, ReturnType<ClaimSteps[K]>, unknown> {
+function* step<K extends keyof ClaimSteps>(
+  name: K,
+  ...args: Parameters<ClaimSteps[K]>
+): Generator<ClaimCall, ReturnType<ClaimSteps[K]>, unknown> {
   return (yield { step: name, args } as ClaimCall) as ReturnType<ClaimSteps[K]>;
 }
 
@@ -100,5 +112,8 @@ export function* claimPlan(req: ClaimRequest, decide: ClaimDecider, isAlive: (s:
     if (req.releasing && req.releasing !== key) yield* step('release', { fromKey: req.releasing, toKey: key, toDisplay: display });
     return { ok: true, session, variantOf: n === 1 ? undefined : wanted, tookOverFrom: d.endHolder };
   }
-  throw new CcDmError('E_NAME_TAKEN', `"${wanted}" and its variants up to -${MAX_VARIANT} are all held; choose another CC_DM_SESSION_NAME.`);
+  throw new CcDmError(
+    'E_NAME_TAKEN',
+    `"${wanted}" and its variants up to -${MAX_VARIANT} are all held; choose another CC_DM_SESSION_NAME.`,
+  );
 }

@@ -9,7 +9,10 @@ export class RateLimit {
   private tokens: number;
   private last: number;
 
-  constructor(private readonly perMinute: number, now = Date.now()) {
+  constructor(
+    private readonly perMinute: number,
+    now = Date.now(),
+  ) {
     this.tokens = perMinute;
     this.last = now;
   }
@@ -19,7 +22,10 @@ export class RateLimit {
     this.last = now;
     if (this.tokens < 1) {
       const waitS = Math.ceil(((1 - this.tokens) * 60) / this.perMinute);
-      throw new CcDmError('E_RATE', `you are sending faster than ${this.perMinute} messages a minute (CC_DM_RATE_LIMIT); wait ${waitS} s and send again, or combine messages.`);
+      throw new CcDmError(
+        'E_RATE',
+        `you are sending faster than ${this.perMinute} messages a minute (CC_DM_RATE_LIMIT); wait ${waitS} s and send again, or combine messages.`,
+      );
     }
     this.tokens -= 1;
   }

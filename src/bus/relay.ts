@@ -20,10 +20,16 @@ export async function answerPermission(core: BusCore, from: Sender, perm: Permis
     const s = from.session;
     if (s.name_key === perm.requester_key) throw new CcDmError('E_FORBIDDEN', 'a session never answers its own permission request.');
     if (!perm.approver_key || s.name_key !== perm.approver_key) {
-      throw new CcDmError('E_FORBIDDEN', `only ${perm.approver_key ? `"${perm.approver_key}" (the approver named at launch)` : 'the human'} or the human can answer permission request ${perm.request_id} of "${perm.requester_name}".`);
+      throw new CcDmError(
+        'E_FORBIDDEN',
+        `only ${perm.approver_key ? `"${perm.approver_key}" (the approver named at launch)` : 'the human'} or the human can answer permission request ${perm.request_id} of "${perm.requester_name}".`,
+      );
     }
     if (s.name_source !== 'env') {
-      throw new CcDmError('E_FORBIDDEN', `you hold the name "${s.name}" through register, not from your launch environment; approval rights belong only to a session launched with CC_DM_SESSION_NAME=${s.name}.`);
+      throw new CcDmError(
+        'E_FORBIDDEN',
+        `you hold the name "${s.name}" through register, not from your launch environment; approval rights belong only to a session launched with CC_DM_SESSION_NAME=${s.name}.`,
+      );
     }
   }
   const by = from.kind === 'human' ? HUMAN.name : from.session.name!;
@@ -41,10 +47,19 @@ export async function answerPermission(core: BusCore, from: Sender, perm: Permis
 /** The human's answer (CLI or console); `requester` disambiguates an id pending for several sessions. */
 export async function humanVerdict(core: BusCore, requestId: string, behavior: Behavior, requester?: string): Promise<VerdictResult> {
   const id = requestId.trim().toLowerCase();
-  const pending = (await core.store.listPermissions(true)).filter((p) => p.request_id === id && (!requester || p.requester_key === nameKey(requester)));
-  if (pending.length === 0) throw new CcDmError('E_NOT_FOUND', `no pending permission request "${requestId}"${requester ? ` from "${requester}"` : ''}. See cc-dm approvals.`);
+  const pending = (await core.store.listPermissions(true)).filter(
+    (p) => p.request_id === id && (!requester || p.requester_key === nameKey(requester)),
+  );
+  if (pending.length === 0)
+    throw new CcDmError(
+      'E_NOT_FOUND',
+      `no pending permission request "${requestId}"${requester ? ` from "${requester}"` : ''}. See cc-dm approvals.`,
+    );
   if (pending.length > 1) {
-    throw new CcDmError('E_INVALID', `request "${requestId}" is pending for several sessions (${pending.map((p) => p.requester_name).join(', ')}): say which with --from <name>.`);
+    throw new CcDmError(
+      'E_INVALID',
+      `request "${requestId}" is pending for several sessions (${pending.map((p) => p.requester_name).join(', ')}): say which with --from <name>.`,
+    );
   }
   return answerPermission(core, { kind: 'human' }, pending[0]!, behavior);
 }

@@ -58,10 +58,15 @@ async function resolve(core: BusCore, to: string, queueIfUnknown: boolean): Prom
   const key = nameKey(display);
   const { name: row, holder } = await core.store.lookup(key);
   if (row?.released_to) {
-    throw new CcDmError('E_RENAMED', `"${row.display}" renamed itself and is now called "${row.released_to}": send to "${row.released_to}".`, { now: row.released_to });
+    throw new CcDmError(
+      'E_RENAMED',
+      `"${row.display}" renamed itself and is now called "${row.released_to}": send to "${row.released_to}".`,
+      { now: row.released_to },
+    );
   }
   if (row && row.key !== HUMAN.key) return { key, display: row.display, row, holder };
-  if (key === HUMAN.key) throw new CcDmError('E_INVALID', 'the human reads the console and the CLI log; a dm to "human" has nowhere to go.');
+  if (key === HUMAN.key)
+    throw new CcDmError('E_INVALID', 'the human reads the console and the CLI log; a dm to "human" has nowhere to go.');
   if (queueIfUnknown) return { key, display, holder };
   const names = (await core.store.listNames()).filter((n) => !n.released_to && n.key !== HUMAN.key);
   const close = names.map((n) => ({ n: n.display, d: distance(key, n.key) })).sort((a, b) => a.d - b.d);
@@ -69,24 +74,36 @@ async function resolve(core: BusCore, to: string, queueIfUnknown: boolean): Prom
   const first = close[0];
   const near = first && first.d <= Math.max(2, Math.ceil(Math.max(key.length, first.n.length) * 0.4));
   const suggestion = near ? ` Did you mean "${first.n}"?` : '';
-  const list = close.length ? close.slice(0, 20).map((c) => c.n).join(', ') : '(none yet)';
-  throw new CcDmError('E_UNKNOWN_RECIPIENT', `no session has ever been called "${display}".${suggestion} Names that exist: ${list}.`,
-    { names: close.map((c) => c.n), retryWith: 'queue_if_unknown' });
+  const list = close.length
+    ? close
+        .slice(0, 20)
+        .map((c) => c.n)
+        .join(', ')
+    : '(none yet)';
+  throw new CcDmError('E_UNKNOWN_RECIPIENT', `no session has ever been called "${display}".${suggestion} Names that exist: ${list}.`, {
+    names: close.map((c) => c.n),
+    retryWith: 'queue_if_unknown',
+  });
 }
 
 /** Project scoping: a tagged sender reaches its own project, or a session that wrote to it. */
 async function checkScope(core: BusCore, from: SenderName, toKey: string, toProject: string | null, toDisplay: string): Promise<void> {
   if (!from.project || toProject === from.project) return;
   if (await core.store.hasWritten(toKey, from.key)) return;
-  throw new CcDmError('E_SCOPE',
-    `"${toDisplay}" is outside your project "${from.project}" (its project: ${toProject ?? 'none'}). Sessions with a project tag reach only their own project, and anyone who wrote to them first.`);
+  throw new CcDmError(
+    'E_SCOPE',
+    `"${toDisplay}" is outside your project "${from.project}" (its project: ${toProject ?? 'none'}). Sessions with a project tag reach only their own project, and anyone who wrote to them first.`,
+  );
 }
 
 function checkDmPolicy(from: Sender, toKey: string, toDisplay: string): void {
   if (from.kind !== 'session') return;
   const p = from.policy;
   if (p.dmAllowlist && !p.dmAllowlist.includes(toKey)) {
-    throw new CcDmError('E_FORBIDDEN', `this session may dm only ${p.dmAllowlist.join(', ')} (CC_DM_DM_ALLOWLIST); "${toDisplay}" is not listed.`);
+    throw new CcDmError(
+      'E_FORBIDDEN',
+      `this session may dm only ${p.dmAllowlist.join(', ')} (CC_DM_DM_ALLOWLIST); "${toDisplay}" is not listed.`,
+    );
   }
   if (p.dmBlocklist?.includes(toKey)) {
     throw new CcDmError('E_FORBIDDEN', `this session may not dm "${toDisplay}" (CC_DM_DM_BLOCKLIST).`);
@@ -94,18 +111,36 @@ function checkDmPolicy(from: Sender, toKey: string, toDisplay: string): void {
 }
 
 /** A message to store with a delivery row per recipient; the sender is stamped from `me`. */
-export function newMail(core: BusCore, from: Sender, me: SenderName, kind: MessageKind, toName: string | null,
-  args: { content: string; priority?: string; message_type?: string; thread_id?: string; ttl_s?: number }, recipients: Recipient[],
-  reply?: ReplyMark): NewMail {
+export function newMail(
+  core: BusCore,
+  from: Sender,
+  me: SenderName,
+  kind: MessageKind,
+  toName: string | null,
+  args: { content: string; priority?: string; message_type?: string; thread_id?: string; ttl_s?: number },
+  recipients: Recipient[],
+  reply?: ReplyMark,
+): NewMail {
   const now = core.now();
   return {
     message: {
-      id: messageId(now), kind, from_name: me.name, from_key: me.key, from_session: me.session,
-      sender_kind: from.kind, to_name: toName, project: me.project, content: args.content,
-      priority: args.priority ?? null, message_type: args.message_type ?? null, thread_id: args.thread_id ?? null,
-      sent_at: now, expires_at: now + (args.ttl_s ?? TTL_DEFAULT_S) * 1000,
+      id: messageId(now),
+      kind,
+      from_name: me.name,
+      from_key: me.key,
+      from_session: me.session,
+      sender_kind: from.kind,
+      to_name: toName,
+      project: me.project,
+      content: args.content,
+      priority: args.priority ?? null,
+      message_type: args.message_type ?? null,
+      thread_id: args.thread_id ?? null,
+      sent_at: now,
+      expires_at: now + (args.ttl_s ?? TTL_DEFAULT_S) * 1000,
     },
-    recipients, reply,
+    recipients,
+    reply,
   };
 }
 
@@ -128,43 +163,75 @@ export async function prepareDm(core: BusCore, from: Sender, args: DmArgs): Prom
   const holder = await core.checkHolder(to.holder);
   await checkScope(core, me, to.key, holder?.project ?? to.row?.project ?? null, to.display);
   const mail = newMail(core, from, me, 'dm', to.display, args, [{ key: to.key, display: holder?.name ?? to.display }], {
-    recipientKey: me.key, senderKey: to.key, thread_id: args.thread_id ?? null,
+    recipientKey: me.key,
+    senderKey: to.key,
+    thread_id: args.thread_id ?? null,
   });
   return {
-    mail, ring: holder ? [holder] : [],
+    mail,
+    ring: holder ? [holder] : [],
     result: (m): SendResult => {
       const canPush = holder?.can_push ?? false;
       const result: SendResult = {
-        success: true, message_id: m.id, sent_at: new Date(m.sent_at).toISOString(), state: 'queued', to: holder?.name ?? to.display,
-        recipient_online: !!holder, recipient_can_receive_push: canPush,
+        success: true,
+        message_id: m.id,
+        sent_at: new Date(m.sent_at).toISOString(),
+        state: 'queued',
+        to: holder?.name ?? to.display,
+        recipient_online: !!holder,
+        recipient_can_receive_push: canPush,
       };
-      if (!holder) result.note = `"${to.display}" is not running: the message waits in its mailbox and is delivered when it starts again (time to live ${args.ttl_s ?? TTL_DEFAULT_S} s). Check with status.`;
-      else if (!canPush) result.note = `"${holder.name}" is running but its Claude Code does not show channel pushes: the message waits until it calls its inbox tool.`;
+      if (!holder)
+        result.note = `"${to.display}" is not running: the message waits in its mailbox and is delivered when it starts again (time to live ${args.ttl_s ?? TTL_DEFAULT_S} s). Check with status.`;
+      else if (!canPush)
+        result.note = `"${holder.name}" is running but its Claude Code does not show channel pushes: the message waits until it calls its inbox tool.`;
       return result;
     },
   };
 }
 
-export async function prepareBroadcast(core: BusCore, from: Sender, args: BroadcastArgs, opts: { project?: string } = {}): Promise<PreparedSend<BroadcastResult>> {
+export async function prepareBroadcast(
+  core: BusCore,
+  from: Sender,
+  args: BroadcastArgs,
+  opts: { project?: string } = {},
+): Promise<PreparedSend<BroadcastResult>> {
   const me = senderName(from);
   if (from.kind === 'session') {
     const allowed = from.policy.broadcastAllowedRoles;
     const role = from.session.role ? nameKey(from.session.role) : '';
     if (allowed && !allowed.includes(role)) {
-      throw new CcDmError('E_FORBIDDEN', `broadcast is allowed only for roles ${allowed.join(', ')} (CC_DM_BROADCAST_ALLOWED_ROLES); your role is "${from.session.role ?? 'none'}". Send dms instead.`);
+      throw new CcDmError(
+        'E_FORBIDDEN',
+        `broadcast is allowed only for roles ${allowed.join(', ')} (CC_DM_BROADCAST_ALLOWED_ROLES); your role is "${from.session.role ?? 'none'}". Send dms instead.`,
+      );
     }
   }
   const project = opts.project ?? me.project;
   const live = (await core.liveSessions()).filter((s) => s.name_key && s.name_key !== me.key && (!project || s.project === project));
   if (live.length === 0) {
-    throw new CcDmError('E_UNKNOWN_RECIPIENT', `no other live session${project ? ` in project "${project}"` : ''} to broadcast to. Broadcasts reach running sessions only; dm a name to leave mail for a session that is down.`);
+    throw new CcDmError(
+      'E_UNKNOWN_RECIPIENT',
+      `no other live session${project ? ` in project "${project}"` : ''} to broadcast to. Broadcasts reach running sessions only; dm a name to leave mail for a session that is down.`,
+    );
   }
-  const mail = newMail(core, from, { ...me, project }, 'broadcast', null, args, live.map((s) => ({ key: s.name_key!, display: s.name! })));
+  const mail = newMail(
+    core,
+    from,
+    { ...me, project },
+    'broadcast',
+    null,
+    args,
+    live.map((s) => ({ key: s.name_key!, display: s.name! })),
+  );
   return {
-    mail, ring: live,
+    mail,
+    ring: live,
     result: (m) => {
       const result: BroadcastResult = {
-        success: true, message_id: m.id, sent_at: new Date(m.sent_at).toISOString(),
+        success: true,
+        message_id: m.id,
+        sent_at: new Date(m.sent_at).toISOString(),
         recipients: live.map((s) => ({ name: s.name!, can_receive_push: s.can_push })),
       };
       const blind = live.filter((s) => !s.can_push).map((s) => s.name);

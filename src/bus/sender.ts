@@ -2,9 +2,7 @@
 import type { SessionRow } from '../store/types.js';
 
 /** Who is sending: a session (stamped from its own row, never from arguments) or the human. */
-export type Sender =
-  | { kind: 'session'; session: SessionRow; policy: SenderPolicy }
-  | { kind: 'human' };
+export type Sender = { kind: 'session'; session: SessionRow; policy: SenderPolicy } | { kind: 'human' };
 
 /** A session's own access rules, read from its launch environment. */
 export interface SenderPolicy {
@@ -28,4 +26,3 @@ export function senderName(from: Sender): SenderName {
   const s = from.session;
   return { name: s.name!, key: s.name_key!, project: s.project, session: s.id };
 }
-

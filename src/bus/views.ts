@@ -42,13 +42,27 @@ export interface MessageView extends ReceiptView {
 export function receiptView(t: Trace): ReceiptView {
   const m = t.message;
   return {
-    message_id: m.id, seq: m.seq, kind: m.kind, from: m.from_name, sender_kind: m.sender_kind,
-    to: m.to_name ?? (m.kind === 'broadcast' ? '(broadcast)' : null), project: m.project,
-    priority: m.priority, message_type: m.message_type, thread_id: m.thread_id,
-    sent_at: iso(m.sent_at)!, expires_at: iso(m.expires_at)!,
+    message_id: m.id,
+    seq: m.seq,
+    kind: m.kind,
+    from: m.from_name,
+    sender_kind: m.sender_kind,
+    to: m.to_name ?? (m.kind === 'broadcast' ? '(broadcast)' : null),
+    project: m.project,
+    priority: m.priority,
+    message_type: m.message_type,
+    thread_id: m.thread_id,
+    sent_at: iso(m.sent_at)!,
+    expires_at: iso(m.expires_at)!,
     recipients: t.deliveries.map((d) => ({
-      to: d.recipient_name, state: d.state, queued_at: iso(d.queued_at)!, delivered_at: iso(d.delivered_at),
-      delivered_via: d.delivered_via, replied_at: iso(d.replied_at), expired_at: iso(d.expired_at), expire_reason: d.expire_reason,
+      to: d.recipient_name,
+      state: d.state,
+      queued_at: iso(d.queued_at)!,
+      delivered_at: iso(d.delivered_at),
+      delivered_via: d.delivered_via,
+      replied_at: iso(d.replied_at),
+      expired_at: iso(d.expired_at),
+      expire_reason: d.expire_reason,
     })),
   };
 }
@@ -94,9 +108,16 @@ export interface ApprovalView {
 
 export function approvalView(p: PermissionRow): ApprovalView {
   return {
-    request_id: p.request_id, requester: p.requester_name, approver: p.approver_key ?? 'human', tool_name: p.tool_name,
-    description: p.description, input_preview: p.input_preview, state: p.state, asked_at: iso(p.created_at)!,
-    decided_by: p.decided_by, decided_at: iso(p.decided_at),
+    request_id: p.request_id,
+    requester: p.requester_name,
+    approver: p.approver_key ?? 'human',
+    tool_name: p.tool_name,
+    description: p.description,
+    input_preview: p.input_preview,
+    state: p.state,
+    asked_at: iso(p.created_at)!,
+    decided_by: p.decided_by,
+    decided_at: iso(p.decided_at),
   };
 }
 
@@ -116,7 +137,8 @@ export function threadViews(rows: readonly Trace[]): ThreadView[] {
     const e = map.get(id) ?? { v: { thread_id: id, messages: 0, last_at: '', participants: [] }, last: 0 };
     e.v.messages++;
     e.last = Math.max(e.last, t.message.sent_at);
-    for (const n of [t.message.from_name, ...t.deliveries.map((d) => d.recipient_name)]) if (!e.v.participants.includes(n)) e.v.participants.push(n);
+    for (const n of [t.message.from_name, ...t.deliveries.map((d) => d.recipient_name)])
+      if (!e.v.participants.includes(n)) e.v.participants.push(n);
     map.set(id, e);
   }
   return [...map.values()].sort((a, b) => b.last - a.last).map(({ v, last }) => ({ ...v, last_at: iso(last)! }));

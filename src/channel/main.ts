@@ -43,7 +43,7 @@ async function startSession(cfg: Config, log: Logger, canPush: boolean): Promise
   }
 }
 
-export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+export async function serve(env?: NodeJS.ProcessEnv): Promise<void> {
   let cfg: Config;
   try {
     cfg = loadConfig(env);
@@ -78,7 +78,10 @@ export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void>
     session = s;
     s.onError = (e) => log.warn(`background: ${errorText(e)}`);
     s.onOrphaned = () => void shutdown('parent process gone');
-    s.onRejoined = (previous, now) => log.warn(`this session was ended by another host (no heartbeat within the expiry); joined again, running as "${now}"${now === previous ? '' : ` (was "${previous}")`}`);
+    s.onRejoined = (previous, now) =>
+      log.warn(
+        `this session was ended by another host (no heartbeat within the expiry); joined again, running as "${now}"${now === previous ? '' : ` (was "${previous}")`}`,
+      );
     if (s.row.wanted_name) log.warn(`the name "${s.row.wanted_name}" is held by a live session; running as "${s.name}"`);
   };
 
@@ -97,12 +100,18 @@ export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void>
 
   const opts = { canPush: pushAtStart, relay: cfg.permissionRelay, approver: cfg.permissionApprover };
   const channel = createChannelServer({
-    config: cfg, log,
+    config: cfg,
+    log,
     session: () => session,
-    unavailable: () => new CcDmError('E_STORE_DOWN', `cc-dm cannot work yet: its store was unreachable when this session started (${storeDown?.error ?? 'unknown error'}). It retries in the background; nothing was sent. Try again in a little while.`),
+    unavailable: () =>
+      new CcDmError(
+        'E_STORE_DOWN',
+        `cc-dm cannot work yet: its store was unreachable when this session started (${storeDown?.error ?? 'unknown error'}). It retries in the background; nothing was sent. Try again in a little while.`,
+      ),
     instructions: session
       ? instructions(session.name, { ...opts, variantOf: session.row.wanted_name ?? undefined })
-      : instructions(cfg.sessionName ?? 'unnamed', opts) + '\nThe cc-dm store was unreachable when this session started: tools answer E_STORE_DOWN until it is back, and who then tells you your name.',
+      : instructions(cfg.sessionName ?? 'unnamed', opts) +
+        '\nThe cc-dm store was unreachable when this session started: tools answer E_STORE_DOWN until it is back, and who then tells you your name.',
   });
   await channel.server.connect(new FlushingStdioServerTransport());
   if (session) {
@@ -124,7 +133,10 @@ export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void>
     await channel.sessionStarted();
     const s = session!;
     const store = s.bus.describeStore();
-    log.info(`store reachable after ${Math.round((Date.now() - storeDown!.since) / 1000)} s: ready as "${s.name}" (${store.kind} ${store.where})`);
-    if (cfg.sessionName && s.name !== cfg.sessionName) log.warn(`the instructions named this session "${cfg.sessionName}", but it runs as "${s.name}"`);
+    log.info(
+      `store reachable after ${Math.round((Date.now() - storeDown!.since) / 1000)} s: ready as "${s.name}" (${store.kind} ${store.where})`,
+    );
+    if (cfg.sessionName && s.name !== cfg.sessionName)
+      log.warn(`the instructions named this session "${cfg.sessionName}", but it runs as "${s.name}"`);
   }
 }

@@ -36,7 +36,10 @@ export class Peer {
   private waiters: (() => void)[] = [];
   stderrText = '';
 
-  private constructor(readonly client: Client, readonly transport: StdioClientTransport) {}
+  private constructor(
+    readonly client: Client,
+    readonly transport: StdioClientTransport,
+  ) {}
 
   static async start(o: PeerOptions): Promise<Peer> {
     const env: Record<string, string> = {};
@@ -50,11 +53,16 @@ export class Peer {
     const transport = new StdioClientTransport({
       command: o.launcher?.command ?? process.execPath,
       args: o.launcher?.args ?? [...(o.nodeArgs ?? []), BIN, 'serve'],
-      env, cwd: o.cwd, stderr: o.stderr ?? 'pipe',
+      env,
+      cwd: o.cwd,
+      stderr: o.stderr ?? 'pipe',
     });
-    const client = new Client({ name: o.clientName ?? 'cc-dm-peer', version: '1.0.0' }, {
-      capabilities: o.channel === false ? {} : { experimental: { 'claude/channel': {} } },
-    });
+    const client = new Client(
+      { name: o.clientName ?? 'cc-dm-peer', version: '1.0.0' },
+      {
+        capabilities: o.channel === false ? {} : { experimental: { 'claude/channel': {} } },
+      },
+    );
     const peer = new Peer(client, transport);
     client.fallbackNotificationHandler = async (n) => {
       const p = (n.params ?? {}) as Record<string, unknown>;
@@ -67,7 +75,9 @@ export class Peer {
       peer.waiters = [];
       w.forEach((f) => f());
     };
-    transport.stderr?.on('data', (d) => { peer.stderrText += String(d); });
+    transport.stderr?.on('data', (d) => {
+      peer.stderrText += String(d);
+    });
     await client.connect(transport);
     return peer;
   }
@@ -91,7 +101,10 @@ export class Peer {
       if (left <= 0) throw new Error(`timed out after ${ms} ms waiting for ${what} (got ${this.pushes.length} push(es))`);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, Math.min(left, 200));
-        this.waiters.push(() => { clearTimeout(t); resolve(); });
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
       });
     }
   }

@@ -71,7 +71,10 @@ export function createChannelServer(o: ChannelServerOptions): ChannelServer {
   const { config: cfg, log } = o;
   const experimental: Record<string, object> = { 'claude/channel': {} };
   if (cfg.permissionRelay) experimental['claude/channel/permission'] = {};
-  const server = new Server({ name: 'cc-dm', version: VERSION }, { capabilities: { tools: {}, experimental }, instructions: o.instructions });
+  const server = new Server(
+    { name: 'cc-dm', version: VERSION },
+    { capabilities: { tools: {}, experimental }, instructions: o.instructions },
+  );
   server.onerror = (e) => log.warn(`protocol: ${errorText(e)}`);
 
   const target = {
@@ -132,7 +135,9 @@ export function createChannelServer(o: ChannelServerOptions): ChannelServer {
         const s = o.session();
         if (!s) throw o.unavailable();
         const perm = await s.permissionRequest(n.params);
-        log.info(`permission request ${perm.request_id} (${perm.tool_name}) recorded${perm.approver_key ? `, relayed to ${perm.approver_key}` : ', waiting for the human'}`);
+        log.info(
+          `permission request ${perm.request_id} (${perm.tool_name}) recorded${perm.approver_key ? `, relayed to ${perm.approver_key}` : ', waiting for the human'}`,
+        );
       } catch (e) {
         log.warn(`permission request: ${errorText(e)}`);
       }

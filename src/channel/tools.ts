@@ -16,24 +16,53 @@ export interface Tool {
 }
 
 /** A table entry whose handler is typed by its schema. */
-function tool<S extends z.ZodTypeAny>(name: string, description: string, args: S, run: (s: Session, a: z.infer<S>) => Promise<object>): Tool {
+function tool<S extends z.ZodTypeAny>(
+  name: string,
+  description: string,
+  args: S,
+  run: (s: Session, a: z.infer<S>) => Promise<object>,
+): Tool {
   return { name, description, args, run: run as Tool['run'] };
 }
 
 export const TOOLS: readonly Tool[] = [
-  tool('dm', 'Send a direct message to another cc-dm session by name. It lands in that session\'s context as a <channel> event, or waits in its mailbox if it is not running. Use this (not the built-in SendMessage) for cc-dm sessions.',
-    DmArgs, (s, a) => s.dm(a)),
+  tool(
+    'dm',
+    "Send a direct message to another cc-dm session by name. It lands in that session's context as a <channel> event, or waits in its mailbox if it is not running. Use this (not the built-in SendMessage) for cc-dm sessions.",
+    DmArgs,
+    (s, a) => s.dm(a),
+  ),
   tool('broadcast', 'Send a message to every other live cc-dm session in your project scope.', BroadcastArgs, (s, a) => s.broadcast(a)),
-  tool('who', 'List the live cc-dm sessions (name, role, project, working directory, since when, last activity, whether they receive pushes) and the mailboxes of sessions that are down.',
-    WhoArgs, (s) => s.who()),
-  tool('register', 'Rename this session and/or set its role and project. The old name is released. A name held by a live session, reserved by the human, or kept as an ended session\'s mailbox cannot be taken.',
-    RegisterArgs, (s, a) => s.register(a)),
-  tool('status', 'Where is a message you sent or received: per recipient, queued / delivered / replied / expired, with times.',
-    StatusArgs, (s, a) => s.status(a.message_id)),
-  tool('history', 'Re-read your recent messages (sent and received), optionally with one peer, in one thread, or matching words. Useful after a compaction.',
-    HistoryArgs, (s, a) => s.history(a)),
-  tool('inbox', 'Read messages waiting for you (needed when this Claude Code does not show channel pushes); they are marked delivered.',
-    InboxArgs, (s, a) => s.inbox(a.limit)),
+  tool(
+    'who',
+    'List the live cc-dm sessions (name, role, project, working directory, since when, last activity, whether they receive pushes) and the mailboxes of sessions that are down.',
+    WhoArgs,
+    (s) => s.who(),
+  ),
+  tool(
+    'register',
+    "Rename this session and/or set its role and project. The old name is released. A name held by a live session, reserved by the human, or kept as an ended session's mailbox cannot be taken.",
+    RegisterArgs,
+    (s, a) => s.register(a),
+  ),
+  tool(
+    'status',
+    'Where is a message you sent or received: per recipient, queued / delivered / replied / expired, with times.',
+    StatusArgs,
+    (s, a) => s.status(a.message_id),
+  ),
+  tool(
+    'history',
+    'Re-read your recent messages (sent and received), optionally with one peer, in one thread, or matching words. Useful after a compaction.',
+    HistoryArgs,
+    (s, a) => s.history(a),
+  ),
+  tool(
+    'inbox',
+    'Read messages waiting for you (needed when this Claude Code does not show channel pushes); they are marked delivered.',
+    InboxArgs,
+    (s, a) => s.inbox(a.limit),
+  ),
 ];
 
 export const TOOLS_BY_NAME: ReadonlyMap<string, Tool> = new Map(TOOLS.map((t) => [t.name, t]));
@@ -41,7 +70,10 @@ export const TOOLS_BY_NAME: ReadonlyMap<string, Tool> = new Map(TOOLS.map((t) =>
 /** The tools as tools/list gives them: JSON Schema derived from the zod schemas. */
 export function listedTools(): { name: string; description: string; inputSchema: Record<string, unknown> }[] {
   return TOOLS.map((t) => {
-    const { $schema: _, ...inputSchema } = zodToJsonSchema(t.args, { $refStrategy: 'none', target: 'jsonSchema7' }) as Record<string, unknown>;
+    const { $schema: _, ...inputSchema } = zodToJsonSchema(t.args, { $refStrategy: 'none', target: 'jsonSchema7' }) as Record<
+      string,
+      unknown
+    >;
     return { name: t.name, description: t.description, inputSchema };
   });
 }

@@ -6,20 +6,37 @@ import { c } from './format.js';
 
 /** Opens the URL in the desktop's browser, if there is one; failing that, the printed URL is enough. */
 function openBrowser(url: string): void {
-  const [cmd, args] = process.platform === 'darwin' ? ['open', [url]] : process.platform === 'win32' ? ['cmd', ['/c', 'start', '', url]] : ['xdg-open', [url]];
+  const [cmd, args] =
+    process.platform === 'darwin'
+      ? ['open', [url]]
+      : process.platform === 'win32'
+        ? ['cmd', ['/c', 'start', '', url]]
+        : ['xdg-open', [url]];
   try {
     const child = spawn(cmd, args as string[], { stdio: 'ignore', detached: true });
     child.on('error', () => {});
     child.unref();
-  } catch { /* no browser here */ }
+  } catch {
+    /* no browser here */
+  }
 }
 
 export async function runConsole(o: { port?: number; open: boolean }): Promise<void> {
   const ctx = await openContext();
   // The console sends and approves as the human: a model inside Claude Code must not get its URL.
-  try { requireHuman(ctx.cfg, 'cc-dm console'); } catch (e) { await ctx.close(); throw e; }
+  try {
+    requireHuman(ctx.cfg, 'cc-dm console');
+  } catch (e) {
+    await ctx.close();
+    throw e;
+  }
   let running;
-  try { running = await startConsole(ctx.bus, { port: o.port }); } catch (e) { await ctx.close(); throw e; }
+  try {
+    running = await startConsole(ctx.bus, { port: o.port });
+  } catch (e) {
+    await ctx.close();
+    throw e;
+  }
   console.log(`cc-dm console: ${c.bold(running.url)}`);
   console.log(c.dim(`store ${ctx.bus.describeStore().where}. The URL carries this run's token: keep it to yourself. Ctrl-C stops.`));
   if (o.open) openBrowser(running.url);

@@ -11,7 +11,7 @@ export interface CliContext {
   close(): Promise<void>;
 }
 
-export async function openContext(env: NodeJS.ProcessEnv = process.env): Promise<CliContext> {
+export async function openContext(env?: NodeJS.ProcessEnv): Promise<CliContext> {
   const cfg = loadConfig(env);
   const bus = await openBus(cfg, { log: createLogger({ level: cfg.logLevel, file: cfg.logFile, tag: 'cc-dm' }) });
   return { cfg, bus, close: () => bus.close() };
@@ -20,6 +20,9 @@ export async function openContext(env: NodeJS.ProcessEnv = process.env): Promise
 /** Human-only commands refuse inside a Claude Code tool call: a model must not act as the human. */
 export function requireHuman(cfg: Config, what: string): void {
   if (cfg.insideClaudeCode) {
-    throw new CcDmError('E_HUMAN_ONLY', `${what} is for the human only, and this runs inside a Claude Code tool call (CLAUDECODE=1). Ask the human to run it in their own terminal, or use the dm tool.`);
+    throw new CcDmError(
+      'E_HUMAN_ONLY',
+      `${what} is for the human only, and this runs inside a Claude Code tool call (CLAUDECODE=1). Ask the human to run it in their own terminal, or use the dm tool.`,
+    );
   }
 }

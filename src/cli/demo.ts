@@ -15,7 +15,9 @@ export async function demo(o: { sessions: number; messages: number }): Promise<v
   const names = Array.from({ length: o.sessions }, (_, i) => NAMES[i % NAMES.length]! + (i >= NAMES.length ? `-${i}` : ''));
   console.log(c.bold(`cc-dm demo: ${names.length} channel servers over stdio, store ${join(home, 'bus.db')}`));
   const t0 = performance.now();
-  const peers = await Promise.all(names.map((name, i) => Peer.start({ home, name, env: { CC_DM_SESSION_ROLE: i === 0 ? 'planner' : 'worker' } })));
+  const peers = await Promise.all(
+    names.map((name, i) => Peer.start({ home, name, env: { CC_DM_SESSION_ROLE: i === 0 ? 'planner' : 'worker' } })),
+  );
   console.log(`started ${peers.length} servers in ${(performance.now() - t0).toFixed(0)} ms`);
   try {
     const who = await peers[0]!.call('who');
@@ -46,7 +48,11 @@ export async function demo(o: { sessions: number; messages: number }): Promise<v
     console.log(`${offlineName} restarted and received: "${back.pushes[0]!.content}"`);
     peers[peers.length - 1] = back;
     const sorted = [...latencies].sort((a, b) => a - b);
-    console.log(c.bold(`latency over ${sorted.length} dm(s): median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(1)} ms, max ${sorted.at(-1)!.toFixed(1)} ms`));
+    console.log(
+      c.bold(
+        `latency over ${sorted.length} dm(s): median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(1)} ms, max ${sorted.at(-1)!.toFixed(1)} ms`,
+      ),
+    );
   } finally {
     await Promise.all(peers.map((p) => p.close()));
     rmSync(home, { recursive: true, force: true });

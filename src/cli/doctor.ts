@@ -15,7 +15,12 @@ import { createLogger, errorText } from '../log.js';
 import { UnixSocketDoorbell, doorbellDir } from '../wake/unix-socket.js';
 
 export type Status = 'ok' | 'warn' | 'fail';
-export interface Check { check: string; status: Status; detail: string; fix?: string }
+export interface Check {
+  check: string;
+  status: Status;
+  detail: string;
+  fix?: string;
+}
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -25,7 +30,10 @@ function mode(path: string): string {
 
 /** Claude Code: on PATH first, then the one installed next to cc-dm (node_modules/.bin). */
 export function findClaude(): { version: string; where: string } | undefined {
-  for (const [cmd, where] of [['claude', 'on PATH'], [join(ROOT, 'node_modules', '.bin', 'claude'), join(ROOT, 'node_modules', '.bin')]] as const) {
+  for (const [cmd, where] of [
+    ['claude', 'on PATH'],
+    [join(ROOT, 'node_modules', '.bin', 'claude'), join(ROOT, 'node_modules', '.bin')],
+  ] as const) {
     if (cmd !== 'claude' && !existsSync(cmd)) continue;
     const r = spawnSync(cmd, ['--version'], { encoding: 'utf8', timeout: 15_000, stdio: ['ignore', 'pipe', 'pipe'] });
     if (r.status === 0 && r.stdout.trim()) return { version: r.stdout.trim().split('\n')[0]!, where };
@@ -44,18 +52,25 @@ export function findPlugin(claudeDir = join(homedir(), '.claude')): string | und
       const entry = ([] as unknown[]).concat(map[key])[0] as { version?: string; installPath?: string } | undefined;
       return `${key}${entry?.version ? ` ${entry.version}` : ''}${entry?.installPath ? ` at ${entry.installPath}` : ''}`;
     }
-  } catch { /* no record: look in the cache */ }
+  } catch {
+    /* no record: look in the cache */
+  }
   try {
     for (const market of readdirSync(join(plugins, 'cache'))) {
       if (existsSync(join(plugins, 'cache', market, 'cc-dm'))) return `cc-dm@${market} (in ${join(plugins, 'cache', market, 'cc-dm')})`;
     }
-  } catch { /* no cache */ }
+  } catch {
+    /* no cache */
+  }
   return undefined;
 }
 
 export async function doctor(cfg: Config, o: { fix: boolean; progress?: (what: string) => void }): Promise<Check[]> {
   const checks: Check[] = [];
-  const add = (c: Check) => { checks.push(c); o.progress?.(c.check); };
+  const add = (c: Check) => {
+    checks.push(c);
+    o.progress?.(c.check);
+  };
   add({ check: 'node', status: 'ok', detail: `${process.version} on ${process.platform}` });
 
   let bus: Bus | undefined;
@@ -65,54 +80,101 @@ export async function doctor(cfg: Config, o: { fix: boolean; progress?: (what: s
     add({ check: 'store', status: 'ok', detail: `${d.kind} ${d.where}` });
   } catch (e) {
     add({
-      check: 'store', status: 'fail', detail: errorText(e),
+      check: 'store',
+      status: 'fail',
+      detail: errorText(e),
       fix: cfg.databaseUrl ? 'check that PostgreSQL is up and CC_DM_DATABASE_URL is right' : `check ${cfg.dbPath} and its folder`,
     });
     return checks;
   }
   if (existsSync(cfg.home)) {
     const m = mode(cfg.home);
-    add(m === '700' ? { check: 'home', status: 'ok', detail: `${cfg.home} (mode 700)` }
-      : { check: 'home', status: 'warn', detail: `${cfg.home} has mode ${m}: history is readable by others`, fix: `chmod 700 ${cfg.home}` });
+    add(
+      m === '700'
+        ? { check: 'home', status: 'ok', detail: `${cfg.home} (mode 700)` }
+        : {
+            check: 'home',
+            status: 'warn',
+            detail: `${cfg.home} has mode ${m}: history is readable by others`,
+            fix: `chmod 700 ${cfg.home}`,
+          },
+    );
   }
 
   try {
     const store = bus.describeStore();
     const { version, latest } = await bus.schema();
-    add(version === latest
-      ? { check: 'schema', status: 'ok', detail: `version ${version} (current)` }
-      : { check: 'schema', status: version > latest ? 'fail' : 'warn', detail: `version ${version}, this cc-dm knows ${latest}`, fix: version > latest ? 'upgrade cc-dm' : 'run any cc-dm command to migrate' });
+    add(
+      version === latest
+        ? { check: 'schema', status: 'ok', detail: `version ${version} (current)` }
+        : {
+            check: 'schema',
+            status: version > latest ? 'fail' : 'warn',
+            detail: `version ${version}, this cc-dm knows ${latest}`,
+            fix: version > latest ? 'upgrade cc-dm' : 'run any cc-dm command to migrate',
+          },
+    );
     if (store.localFile && existsSync(store.where)) {
       const m = mode(store.where);
-      if (m !== '600') add({ check: 'database file', status: 'warn', detail: `${store.where} has mode ${m}`, fix: `chmod 600 ${store.where}` });
+      if (m !== '600')
+        add({ check: 'database file', status: 'warn', detail: `${store.where} has mode ${m}`, fix: `chmod 600 ${store.where}` });
     }
 
     const roster = await bus.roster({ offline: true });
     const live = roster.filter((s) => s.live);
     add({
-      check: 'sessions', status: 'ok',
-      detail: live.length ? `${live.length} live: ${live.map((s) => `${s.name}${s.can_receive_push ? '' : ' (inbox only)'}`).join(', ')}` : 'none live',
+      check: 'sessions',
+      status: 'ok',
+      detail: live.length
+        ? `${live.length} live: ${live.map((s) => `${s.name}${s.can_receive_push ? '' : ' (inbox only)'}`).join(', ')}`
+        : 'none live',
     });
     const waiting = roster.filter((s) => s.pending > 0).map((s) => `${s.name} (${s.pending})`);
     if (waiting.length) add({ check: 'mailboxes', status: 'ok', detail: `mail waiting for ${waiting.join(', ')}` });
     const pending = await bus.approvals(true);
-    add(pending.length
-      ? { check: 'approvals', status: 'warn', detail: `${pending.length} permission request(s) waiting: ${pending.map((p) => `${p.request_id} from ${p.requester}`).join(', ')}`, fix: 'cc-dm approvals, then cc-dm approve <id> or deny <id>' }
-      : { check: 'approvals', status: 'ok', detail: 'none waiting' });
+    add(
+      pending.length
+        ? {
+            check: 'approvals',
+            status: 'warn',
+            detail: `${pending.length} permission request(s) waiting: ${pending.map((p) => `${p.request_id} from ${p.requester}`).join(', ')}`,
+            fix: 'cc-dm approvals, then cc-dm approve <id> or deny <id>',
+          }
+        : { check: 'approvals', status: 'ok', detail: 'none waiting' },
+    );
 
-    if (!cfg.wake) add({ check: 'doorbells', status: 'warn', detail: 'the doorbell is off (CC_DM_WAKE=0): delivery falls back to polling', fix: 'unset CC_DM_WAKE' });
+    if (!cfg.wake)
+      add({
+        check: 'doorbells',
+        status: 'warn',
+        detail: 'the doorbell is off (CC_DM_WAKE=0): delivery falls back to polling',
+        fix: 'unset CC_DM_WAKE',
+      });
     else if (store.ring === 'notify') add({ check: 'doorbells', status: 'ok', detail: 'LISTEN/NOTIFY: no socket files' });
     else {
       const dir = doorbellDir(cfg.home);
       const open = await bus.openDoorbells();
-      const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.sock')).map((f) => join(dir, f)) : [];
+      const files = existsSync(dir)
+        ? readdirSync(dir)
+            .filter((f) => f.endsWith('.sock'))
+            .map((f) => join(dir, f))
+        : [];
       const stale = files.filter((f) => !open.has(f));
       if (stale.length && o.fix) {
         const removed = UnixSocketDoorbell.cleanStale(dir, open);
         const left = stale.length - removed.length;
-        add({ check: 'doorbells', status: left ? 'warn' : 'ok', detail: `removed ${removed.length} stale socket(s) in ${dir}${left ? `; ${left} younger than 10 s kept` : ''}` });
+        add({
+          check: 'doorbells',
+          status: left ? 'warn' : 'ok',
+          detail: `removed ${removed.length} stale socket(s) in ${dir}${left ? `; ${left} younger than 10 s kept` : ''}`,
+        });
       } else if (stale.length) {
-        add({ check: 'doorbells', status: 'warn', detail: `${stale.length} stale socket(s) in ${dir} (left by killed sessions; harmless, a ring to them is lost and the poll delivers)`, fix: 'cc-dm doctor --fix' });
+        add({
+          check: 'doorbells',
+          status: 'warn',
+          detail: `${stale.length} stale socket(s) in ${dir} (left by killed sessions; harmless, a ring to them is lost and the poll delivers)`,
+          fix: 'cc-dm doctor --fix',
+        });
       } else add({ check: 'doorbells', status: 'ok', detail: `${files.length} socket(s) in ${dir}, none stale` });
     }
   } catch (e) {
@@ -122,10 +184,26 @@ export async function doctor(cfg: Config, o: { fix: boolean; progress?: (what: s
   }
 
   const plugin = findPlugin(cfg.claudeConfigDir);
-  add(plugin ? { check: 'plugin', status: 'ok', detail: plugin }
-    : { check: 'plugin', status: 'warn', detail: `not installed in ${join(cfg.claudeConfigDir, 'plugins')}`, fix: `claude plugin marketplace add ${ROOT} && claude plugin install cc-dm@cc-dm` });
+  add(
+    plugin
+      ? { check: 'plugin', status: 'ok', detail: plugin }
+      : {
+          check: 'plugin',
+          status: 'warn',
+          detail: `not installed in ${join(cfg.claudeConfigDir, 'plugins')}`,
+          fix: `claude plugin marketplace add ${ROOT} && claude plugin install cc-dm@cc-dm`,
+        },
+  );
   const claude = findClaude();
-  add(claude ? { check: 'claude code', status: 'ok', detail: `${claude.version} (${claude.where})` }
-    : { check: 'claude code', status: 'warn', detail: 'claude not found on PATH nor in node_modules/.bin', fix: 'install Claude Code: npm install -g @anthropic-ai/claude-code' });
+  add(
+    claude
+      ? { check: 'claude code', status: 'ok', detail: `${claude.version} (${claude.where})` }
+      : {
+          check: 'claude code',
+          status: 'warn',
+          detail: 'claude not found on PATH nor in node_modules/.bin',
+          fix: 'install Claude Code: npm install -g @anthropic-ai/claude-code',
+        },
+  );
   return checks;
 }

@@ -1,5 +1,6 @@
 /** Output for people (aligned tables, colour only on a terminal) and for scripts (--json). */
 import type { MessageView } from '../bus/views.js';
+import { colorAllowed } from '../config.js';
 
 function palette(tty: boolean) {
   return {
@@ -10,17 +11,20 @@ function palette(tty: boolean) {
     red: (s: string) => (tty ? `\x1b[31m${s}\x1b[0m` : s),
   };
 }
-const noColor = !!process.env.NO_COLOR;
+const noColor = !colorAllowed();
 /** Colour for stdout, and for stderr: each only when that stream is a terminal. */
 export const c = palette(!!process.stdout.isTTY && !noColor);
 export const ce = palette(!!process.stderr.isTTY && !noColor);
-
 
 export function table(rows: Record<string, unknown>[], cols: string[]): string {
   if (rows.length === 0) return c.dim('(none)');
   const cell = (v: unknown) => (v === null || v === undefined ? '' : String(v));
   const widths = cols.map((k) => Math.max(k.length, ...rows.map((r) => Math.min(cell(r[k]).length, 60))));
-  const line = (vals: string[]) => vals.map((v, i) => (v.length > 60 ? v.slice(0, 57) + '...' : v).padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (vals: string[]) =>
+    vals
+      .map((v, i) => (v.length > 60 ? v.slice(0, 57) + '...' : v).padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [c.bold(line(cols)), ...rows.map((r) => line(cols.map((k) => cell(r[k]))))].join('\n');
 }
 
@@ -47,7 +51,10 @@ export async function step<T>(label: string, fn: () => Promise<T>, result?: (v: 
   if (on) process.stderr.write(`${ce.dim('…')} ${label}`);
   try {
     const v = await fn();
-    if (on) process.stderr.write(`\r\x1b[K${ce.green('✓')} ${label}${result ? `: ${result(v)}` : ''} ${ce.dim(`(${(performance.now() - t0).toFixed(0)} ms)`)}\n`);
+    if (on)
+      process.stderr.write(
+        `\r\x1b[K${ce.green('✓')} ${label}${result ? `: ${result(v)}` : ''} ${ce.dim(`(${(performance.now() - t0).toFixed(0)} ms)`)}\n`,
+      );
     return v;
   } catch (e) {
     if (on) process.stderr.write(`\r\x1b[K${ce.red('✗')} ${label}\n`);

@@ -35,7 +35,8 @@ export async function sessionStartContext(ctx: CliContext, source: string): Prom
     s?.wanted_name ? `(The launch name "${s.wanted_name}" was held by another live session.)` : '',
     'Messages from other sessions arrive as <channel> events with from_session/to_session/message_id attributes. Reply with the cc-dm dm tool (mcp__...__dm), never with the built-in SendMessage. Use who for the roster and history to re-read recent messages.',
   ];
-  if (s && s.pending > 0) lines.push(`${s.pending} message(s) are waiting for you${s.can_receive_push ? ' and are being pushed' : ': call the inbox tool'}.`);
+  if (s && s.pending > 0)
+    lines.push(`${s.pending} message(s) are waiting for you${s.can_receive_push ? ' and are being pushed' : ': call the inbox tool'}.`);
   if (source === 'compact') lines.push('Your context was just compacted: call history to re-read recent messages if you need them.');
   return lines.filter(Boolean).join('\n');
 }

@@ -8,23 +8,59 @@
  */
 export function consoleClient(): void {
   interface Recipient {
-    to: string; state: string; queued_at: string; delivered_at: string | null; delivered_via: string | null;
-    replied_at: string | null; expired_at: string | null; expire_reason: string | null;
+    to: string;
+    state: string;
+    queued_at: string;
+    delivered_at: string | null;
+    delivered_via: string | null;
+    replied_at: string | null;
+    expired_at: string | null;
+    expire_reason: string | null;
   }
   interface Msg {
-    seq: number; message_id: string; kind: string; from: string; sender_kind: string; to: string | null; project: string | null;
-    content: string; priority: string | null; message_type: string | null; thread_id: string | null; sent_at: string;
-    expires_at: string; recipients: Recipient[];
+    seq: number;
+    message_id: string;
+    kind: string;
+    from: string;
+    sender_kind: string;
+    to: string | null;
+    project: string | null;
+    content: string;
+    priority: string | null;
+    message_type: string | null;
+    thread_id: string | null;
+    sent_at: string;
+    expires_at: string;
+    recipients: Recipient[];
   }
   interface Session {
-    name: string; live: boolean; role: string | null; project: string | null; can_receive_push: boolean; pending: number;
-    reserved: boolean; cwd: string | null; started_at: string | null; last_active_at: string | null;
+    name: string;
+    live: boolean;
+    role: string | null;
+    project: string | null;
+    can_receive_push: boolean;
+    pending: number;
+    reserved: boolean;
+    cwd: string | null;
+    started_at: string | null;
+    last_active_at: string | null;
   }
   interface Approval {
-    request_id: string; requester: string; approver: string; tool_name: string; description: string; input_preview: string;
-    state: string; asked_at: string;
+    request_id: string;
+    requester: string;
+    approver: string;
+    tool_name: string;
+    description: string;
+    input_preview: string;
+    state: string;
+    asked_at: string;
   }
-  interface Thread { thread_id: string; messages: number; last_at: string; participants: string[] }
+  interface Thread {
+    thread_id: string;
+    messages: number;
+    last_at: string;
+    participants: string[];
+  }
 
   const FEED_MAX = 1000;
   const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -42,9 +78,17 @@ export function consoleClient(): void {
   const ms = (t: string) => Date.parse(t);
 
   async function api<T>(path: string, post?: unknown): Promise<T> {
-    const r = await fetch(path, post === undefined ? { credentials: 'same-origin' } : {
-      method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: JSON.stringify(post),
-    });
+    const r = await fetch(
+      path,
+      post === undefined
+        ? { credentials: 'same-origin' }
+        : {
+            method: 'POST',
+            credentials: 'same-origin',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify(post),
+          },
+    );
     const body = await r.json().catch(() => ({ error: `HTTP ${r.status}` }));
     if (!r.ok) throw new Error(body.error ?? `HTTP ${r.status}`);
     return body as T;
@@ -72,8 +116,17 @@ export function consoleClient(): void {
 
   function msgNode(m: Msg): HTMLElement {
     const to = m.kind === 'broadcast' ? `everyone (${m.recipients.length})` : m.recipients.map((r) => r.to).join(', ') || (m.to ?? '');
-    const li = el('li', { class: `msg ${m.sender_kind}${m.message_id === selected ? ' selected' : ''}`, 'data-id': m.message_id, 'data-seq': String(m.seq), tabindex: '0' },
-      el('div', { class: 'head' },
+    const li = el(
+      'li',
+      {
+        class: `msg ${m.sender_kind}${m.message_id === selected ? ' selected' : ''}`,
+        'data-id': m.message_id,
+        'data-seq': String(m.seq),
+        tabindex: '0',
+      },
+      el(
+        'div',
+        { class: 'head' },
         el('time', { datetime: m.sent_at, title: stamp(m.sent_at) }, clock(m.sent_at)),
         el('span', { class: `who ${m.sender_kind}` }, m.from),
         el('span', { class: 'arrow' }, m.kind === 'broadcast' ? '⇉' : '→'),
@@ -81,11 +134,15 @@ export function consoleClient(): void {
         m.thread_id && el('span', { class: 'tag thread', title: 'thread' }, `#${m.thread_id}`),
         m.priority && m.priority !== 'normal' && el('span', { class: `tag prio ${m.priority}` }, m.priority),
         m.message_type && el('span', { class: 'tag type' }, m.message_type),
-        stateSummary(m)),
-      el('div', { class: 'content' }, m.content));
+        stateSummary(m),
+      ),
+      el('div', { class: 'content' }, m.content),
+    );
     const open = () => void showTrace(m.message_id);
     li.addEventListener('click', open);
-    li.addEventListener('keydown', (e) => { if (e.key === 'Enter') open(); });
+    li.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter') open();
+    });
     return li;
   }
 
@@ -93,17 +150,25 @@ export function consoleClient(): void {
     const list = results ?? live;
     const feed = $('feed');
     feed.replaceChildren(...list.slice(-FEED_MAX).reverse().map(msgNode));
-    if (list.length === 0) feed.append(el('li', { class: 'empty' }, results ? 'No message matches.' : 'No messages yet. They appear here as sessions send them.'));
+    if (list.length === 0)
+      feed.append(
+        el('li', { class: 'empty' }, results ? 'No message matches.' : 'No messages yet. They appear here as sessions send them.'),
+      );
     const mode = $('mode');
     if (results) {
-      mode.replaceChildren(el('span', {}, `${results.length} result(s)${unseen ? ` · ${unseen} new message(s) in the live feed` : ''} · `),
-        button('Back to the live feed', 'link', () => clearFilters()));
+      mode.replaceChildren(
+        el('span', {}, `${results.length} result(s)${unseen ? ` · ${unseen} new message(s) in the live feed` : ''} · `),
+        button('Back to the live feed', 'link', () => clearFilters()),
+      );
     } else mode.replaceChildren(el('span', {}, 'Live feed, newest first.'));
   }
 
   function upsert(list: Msg[], m: Msg): boolean {
     const i = list.findIndex((x) => x.message_id === m.message_id);
-    if (i >= 0) { list[i] = m; return true; }
+    if (i >= 0) {
+      list[i] = m;
+      return true;
+    }
     return false;
   }
 
@@ -112,7 +177,11 @@ export function consoleClient(): void {
     if (upsert(live, m)) return;
     live.push(m);
     if (live.length > FEED_MAX) live.shift();
-    if (results) { unseen++; renderFeed(); return; }
+    if (results) {
+      unseen++;
+      renderFeed();
+      return;
+    }
     const feed = $('feed');
     feed.querySelector('.empty')?.remove();
     feed.prepend(msgNode(m));
@@ -130,7 +199,10 @@ export function consoleClient(): void {
 
   function button(text: string, cls: string, onClick: () => void, attrs: Record<string, string> = {}): HTMLElement {
     const b = el('button', { type: 'button', class: cls, ...attrs }, text);
-    b.addEventListener('click', (e) => { e.stopPropagation(); onClick(); });
+    b.addEventListener('click', (e) => {
+      e.stopPropagation();
+      onClick();
+    });
     return b;
   }
 
@@ -139,14 +211,19 @@ export function consoleClient(): void {
   const field = (name: string) => filterForm.elements.namedItem(name) as HTMLInputElement;
   async function search(): Promise<void> {
     const q = new URLSearchParams();
-    for (const k of ['q', 'peer', 'thread', 'project', 'since']) { const v = field(k).value.trim(); if (v) q.set(k, v); }
+    for (const k of ['q', 'peer', 'thread', 'project', 'since']) {
+      const v = field(k).value.trim();
+      if (v) q.set(k, v);
+    }
     if ([...q.keys()].length === 0) return clearFilters();
     q.set('limit', '500');
     try {
       results = await api<Msg[]>(`/api/history?${q}`);
       unseen = 0;
       setProblem('');
-    } catch (e) { setProblem((e as Error).message); }
+    } catch (e) {
+      setProblem((e as Error).message);
+    }
     renderFeed();
   }
   function clearFilters(): void {
@@ -155,27 +232,80 @@ export function consoleClient(): void {
     unseen = 0;
     renderFeed();
   }
-  filterForm.addEventListener('submit', (e) => { e.preventDefault(); void search(); });
+  filterForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    void search();
+  });
   $('clear').addEventListener('click', () => clearFilters());
-  function filterBy(k: string, v: string): void { clearFieldsOnly(); field(k).value = v; void search(); }
-  function clearFieldsOnly(): void { for (const k of ['q', 'peer', 'thread', 'project', 'since']) field(k).value = ''; }
+  function filterBy(k: string, v: string): void {
+    clearFieldsOnly();
+    field(k).value = v;
+    void search();
+  }
+  function clearFieldsOnly(): void {
+    for (const k of ['q', 'peer', 'thread', 'project', 'since']) field(k).value = '';
+  }
 
   // --- roster -----------------------------------------------------------------------------
   function renderRoster(list: Session[]): void {
     const ul = $('roster');
     const opts = $('names');
     opts.replaceChildren(...list.map((s) => el('option', { value: s.name })));
-    ul.replaceChildren(...list.map((s) => el('li', { class: `session ${s.live ? 'live' : 'offline'}`, 'data-name': s.name, 'data-live': String(s.live) },
-      el('div', { class: 'line' },
-        el('span', { class: 'dot', title: s.live ? 'running' : 'not running: mail waits in its mailbox' }),
-        el('span', { class: 'name' }, s.name),
-        s.live && el('span', { class: `tag ${s.can_receive_push ? 'push' : 'inbox'}`, title: s.can_receive_push ? 'messages are pushed into its context' : 'its Claude Code does not show pushes: it pulls with its inbox tool' }, s.can_receive_push ? 'push' : 'inbox'),
-        s.pending > 0 && el('span', { class: 'tag pending', title: 'messages waiting for it' }, `${s.pending} waiting`),
-        s.reserved && el('span', { class: 'tag', title: 'reserved with cc-dm reserve' }, 'reserved')),
-      el('div', { class: 'sub' }, [s.role, s.project && `project ${s.project}`, s.live ? `active ${s.last_active_at ? clock(s.last_active_at) : ''}` : (s.last_active_at ? `last seen ${stamp(s.last_active_at)}` : 'never ran')].filter(Boolean).join(' · ')),
-      el('div', { class: 'actions' },
-        button('dm', 'small', () => { composeTo(s.name); }, { 'data-action': 'dm' }),
-        button('history', 'small', () => filterBy('peer', s.name), { 'data-action': 'history' })))));
+    ul.replaceChildren(
+      ...list.map((s) =>
+        el(
+          'li',
+          { class: `session ${s.live ? 'live' : 'offline'}`, 'data-name': s.name, 'data-live': String(s.live) },
+          el(
+            'div',
+            { class: 'line' },
+            el('span', { class: 'dot', title: s.live ? 'running' : 'not running: mail waits in its mailbox' }),
+            el('span', { class: 'name' }, s.name),
+            s.live &&
+              el(
+                'span',
+                {
+                  class: `tag ${s.can_receive_push ? 'push' : 'inbox'}`,
+                  title: s.can_receive_push
+                    ? 'messages are pushed into its context'
+                    : 'its Claude Code does not show pushes: it pulls with its inbox tool',
+                },
+                s.can_receive_push ? 'push' : 'inbox',
+              ),
+            s.pending > 0 && el('span', { class: 'tag pending', title: 'messages waiting for it' }, `${s.pending} waiting`),
+            s.reserved && el('span', { class: 'tag', title: 'reserved with cc-dm reserve' }, 'reserved'),
+          ),
+          el(
+            'div',
+            { class: 'sub' },
+            [
+              s.role,
+              s.project && `project ${s.project}`,
+              s.live
+                ? `active ${s.last_active_at ? clock(s.last_active_at) : ''}`
+                : s.last_active_at
+                  ? `last seen ${stamp(s.last_active_at)}`
+                  : 'never ran',
+            ]
+              .filter(Boolean)
+              .join(' · '),
+          ),
+          el(
+            'div',
+            { class: 'actions' },
+            button(
+              'dm',
+              'small',
+              () => {
+                composeTo(s.name);
+              },
+              { 'data-action': 'dm' },
+            ),
+            button('history', 'small', () => filterBy('peer', s.name), { 'data-action': 'history' }),
+          ),
+        ),
+      ),
+    );
     if (list.length === 0) ul.append(el('li', { class: 'empty' }, 'No session has registered yet.'));
     $('live-count').textContent = `${list.filter((s) => s.live).length} live`;
   }
@@ -183,22 +313,36 @@ export function consoleClient(): void {
   let threadsTimer: ReturnType<typeof setTimeout> | undefined;
   /** Thread counts change with every threaded message: refresh at most twice a second. */
   function threadsSoon(): void {
-    if (threadsTimer === undefined) threadsTimer = setTimeout(() => { threadsTimer = undefined; void loadThreads(); }, 500);
+    if (threadsTimer === undefined)
+      threadsTimer = setTimeout(() => {
+        threadsTimer = undefined;
+        void loadThreads();
+      }, 500);
   }
 
   async function loadThreads(): Promise<void> {
     try {
       const list = await api<Thread[]>('/api/threads');
       const ul = $('threads');
-      ul.replaceChildren(...list.slice(0, 50).map((t) => {
-        const li = el('li', { class: 'thread', 'data-thread': t.thread_id, tabindex: '0' },
-          el('span', { class: 'name' }, `#${t.thread_id}`),
-          el('span', { class: 'sub' }, `${t.messages} msg · ${t.participants.join(', ')} · ${clock(t.last_at)}`));
-        li.addEventListener('click', () => { filterBy('thread', t.thread_id); ($('c-thread') as HTMLInputElement).value = t.thread_id; });
-        return li;
-      }));
+      ul.replaceChildren(
+        ...list.slice(0, 50).map((t) => {
+          const li = el(
+            'li',
+            { class: 'thread', 'data-thread': t.thread_id, tabindex: '0' },
+            el('span', { class: 'name' }, `#${t.thread_id}`),
+            el('span', { class: 'sub' }, `${t.messages} msg · ${t.participants.join(', ')} · ${clock(t.last_at)}`),
+          );
+          li.addEventListener('click', () => {
+            filterBy('thread', t.thread_id);
+            ($('c-thread') as HTMLInputElement).value = t.thread_id;
+          });
+          return li;
+        }),
+      );
       if (list.length === 0) ul.append(el('li', { class: 'empty' }, 'No threads yet (messages with a thread_id).'));
-    } catch (e) { setProblem((e as Error).message); }
+    } catch (e) {
+      setProblem((e as Error).message);
+    }
   }
 
   // --- approvals --------------------------------------------------------------------------
@@ -207,32 +351,50 @@ export function consoleClient(): void {
     $('approvals-count').textContent = list.length ? String(list.length) : '';
     // A background tab still shows that a session waits for an answer.
     document.title = list.length ? `(${list.length}) approval waiting · cc-dm console` : 'cc-dm console';
-    ul.replaceChildren(...list.map((a) => {
-      const note = el('div', { class: 'note' });
-      const answer = async (behavior: 'allow' | 'deny') => {
-        const buttons = [...li.querySelectorAll('button')] as HTMLButtonElement[];
-        buttons.forEach((b) => { b.disabled = true; });
-        try {
-          await api(`/api/approvals/${encodeURIComponent(a.request_id)}`, { behavior, from: a.requester });
-          note.textContent = behavior === 'allow' ? 'approved' : 'denied';
-        } catch (e) {
-          note.textContent = (e as Error).message;
-          note.className = 'note error';
-          buttons.forEach((b) => { b.disabled = false; });
-        }
-      };
-      const li = el('li', { class: 'approval', 'data-request': a.request_id, 'data-requester': a.requester },
-        el('div', { class: 'line' }, el('span', { class: 'name' }, a.requester), ' asks to run ', el('code', {}, a.tool_name),
-          el('span', { class: 'tag' }, a.request_id)),
-        a.description && el('div', { class: 'desc' }, a.description),
-        a.input_preview && el('pre', { class: 'input' }, a.input_preview),
-        el('div', { class: 'sub' }, `asked ${clock(a.asked_at)} · approver: ${a.approver}`),
-        el('div', { class: 'actions' },
-          button('Approve', 'approve', () => void answer('allow'), { 'data-action': 'approve' }),
-          button('Deny', 'deny', () => void answer('deny'), { 'data-action': 'deny' })),
-        note);
-      return li;
-    }));
+    ul.replaceChildren(
+      ...list.map((a) => {
+        const note = el('div', { class: 'note' });
+        const answer = async (behavior: 'allow' | 'deny') => {
+          const buttons = [...li.querySelectorAll('button')] as HTMLButtonElement[];
+          buttons.forEach((b) => {
+            b.disabled = true;
+          });
+          try {
+            await api(`/api/approvals/${encodeURIComponent(a.request_id)}`, { behavior, from: a.requester });
+            note.textContent = behavior === 'allow' ? 'approved' : 'denied';
+          } catch (e) {
+            note.textContent = (e as Error).message;
+            note.className = 'note error';
+            buttons.forEach((b) => {
+              b.disabled = false;
+            });
+          }
+        };
+        const li = el(
+          'li',
+          { class: 'approval', 'data-request': a.request_id, 'data-requester': a.requester },
+          el(
+            'div',
+            { class: 'line' },
+            el('span', { class: 'name' }, a.requester),
+            ' asks to run ',
+            el('code', {}, a.tool_name),
+            el('span', { class: 'tag' }, a.request_id),
+          ),
+          a.description && el('div', { class: 'desc' }, a.description),
+          a.input_preview && el('pre', { class: 'input' }, a.input_preview),
+          el('div', { class: 'sub' }, `asked ${clock(a.asked_at)} · approver: ${a.approver}`),
+          el(
+            'div',
+            { class: 'actions' },
+            button('Approve', 'approve', () => void answer('allow'), { 'data-action': 'approve' }),
+            button('Deny', 'deny', () => void answer('deny'), { 'data-action': 'deny' }),
+          ),
+          note,
+        );
+        return li;
+      }),
+    );
     if (list.length === 0) ul.append(el('li', { class: 'empty' }, 'Nothing waits for an answer.'));
   }
 
@@ -240,22 +402,62 @@ export function consoleClient(): void {
   async function showTrace(id: string): Promise<void> {
     selected = id;
     for (const n of $('feed').querySelectorAll('li.selected')) n.classList.remove('selected');
-    $('feed').querySelector(`li[data-id="${CSS.escape(id)}"]`)?.classList.add('selected');
-    try { renderTrace(await api<Msg>(`/api/trace/${encodeURIComponent(id)}`)); } catch (e) { $('trace').replaceChildren(el('div', { class: 'error' }, (e as Error).message)); }
+    $('feed')
+      .querySelector(`li[data-id="${CSS.escape(id)}"]`)
+      ?.classList.add('selected');
+    try {
+      renderTrace(await api<Msg>(`/api/trace/${encodeURIComponent(id)}`));
+    } catch (e) {
+      $('trace').replaceChildren(el('div', { class: 'error' }, (e as Error).message));
+    }
   }
 
   function renderTrace(m: Msg): void {
-    const rows = m.recipients.map((r) => el('tr', { class: `state-row ${r.state}`, 'data-to': r.to },
-      el('td', {}, r.to), el('td', {}, el('span', { class: `state ${r.state}` }, r.state)), el('td', { title: stamp(r.queued_at) }, clock(r.queued_at)),
-      el('td', { title: stamp(r.delivered_at) }, r.delivered_at ? `${clock(r.delivered_at)} ${r.delivered_via ?? ''} (+${ms(r.delivered_at) - ms(r.queued_at)} ms)` : ''),
-      el('td', { title: stamp(r.replied_at ?? r.expired_at) }, r.replied_at ? clock(r.replied_at) : r.expired_at ? `expired: ${r.expire_reason ?? ''}` : '')));
+    const rows = m.recipients.map((r) =>
+      el(
+        'tr',
+        { class: `state-row ${r.state}`, 'data-to': r.to },
+        el('td', {}, r.to),
+        el('td', {}, el('span', { class: `state ${r.state}` }, r.state)),
+        el('td', { title: stamp(r.queued_at) }, clock(r.queued_at)),
+        el(
+          'td',
+          { title: stamp(r.delivered_at) },
+          r.delivered_at ? `${clock(r.delivered_at)} ${r.delivered_via ?? ''} (+${ms(r.delivered_at) - ms(r.queued_at)} ms)` : '',
+        ),
+        el(
+          'td',
+          { title: stamp(r.replied_at ?? r.expired_at) },
+          r.replied_at ? clock(r.replied_at) : r.expired_at ? `expired: ${r.expire_reason ?? ''}` : '',
+        ),
+      ),
+    );
     $('trace').replaceChildren(
       el('div', { class: 'line' }, el('code', { class: 'mid' }, m.message_id)),
-      el('div', { class: 'sub' }, `${m.kind} from ${m.from} (${m.sender_kind}) at ${stamp(m.sent_at)}${m.thread_id ? ` · thread ${m.thread_id}` : ''}${m.project ? ` · project ${m.project}` : ''}`),
+      el(
+        'div',
+        { class: 'sub' },
+        `${m.kind} from ${m.from} (${m.sender_kind}) at ${stamp(m.sent_at)}${m.thread_id ? ` · thread ${m.thread_id}` : ''}${m.project ? ` · project ${m.project}` : ''}`,
+      ),
       el('div', { class: 'content' }, m.content),
-      el('table', {}, el('thead', {}, el('tr', {}, ...['to', 'state', 'queued', 'delivered', 'replied'].map((h) => el('th', {}, h)))), el('tbody', {}, ...rows)),
-      el('div', { class: 'actions' }, m.thread_id ? button('Show thread', 'small', () => filterBy('thread', m.thread_id!)) : null,
-        m.sender_kind === 'session' ? button(`Reply to ${m.from}`, 'small', () => { composeTo(m.from); if (m.thread_id) ($('c-thread') as HTMLInputElement).value = m.thread_id; }) : null));
+      el(
+        'table',
+        {},
+        el('thead', {}, el('tr', {}, ...['to', 'state', 'queued', 'delivered', 'replied'].map((h) => el('th', {}, h)))),
+        el('tbody', {}, ...rows),
+      ),
+      el(
+        'div',
+        { class: 'actions' },
+        m.thread_id ? button('Show thread', 'small', () => filterBy('thread', m.thread_id!)) : null,
+        m.sender_kind === 'session'
+          ? button(`Reply to ${m.from}`, 'small', () => {
+              composeTo(m.from);
+              if (m.thread_id) ($('c-thread') as HTMLInputElement).value = m.thread_id;
+            })
+          : null,
+      ),
+    );
   }
 
   // --- compose ----------------------------------------------------------------------------
@@ -278,26 +480,47 @@ export function consoleClient(): void {
     const out = $('send-result');
     const content = ($('c-content') as HTMLTextAreaElement).value;
     const body = {
-      broadcast: cField('c-broadcast').checked, to: cField('c-to').value.trim(), project: cField('c-project').value.trim(),
-      thread_id: cField('c-thread').value.trim(), priority: ($('c-priority') as HTMLSelectElement).value,
-      message_type: ($('c-type') as HTMLSelectElement).value, queue_if_unknown: cField('c-queue').checked, content,
+      broadcast: cField('c-broadcast').checked,
+      to: cField('c-to').value.trim(),
+      project: cField('c-project').value.trim(),
+      thread_id: cField('c-thread').value.trim(),
+      priority: ($('c-priority') as HTMLSelectElement).value,
+      message_type: ($('c-type') as HTMLSelectElement).value,
+      queue_if_unknown: cField('c-queue').checked,
+      content,
     };
     const btn = $<HTMLButtonElement>('c-send');
     btn.disabled = true;
     try {
-      const r = await api<{ message_id: string; to?: string; recipients?: { name: string }[]; note?: string; recipient_online?: boolean }>('/api/send', body);
+      const r = await api<{ message_id: string; to?: string; recipients?: { name: string }[]; note?: string; recipient_online?: boolean }>(
+        '/api/send',
+        body,
+      );
       const who = r.to ?? (r.recipients ?? []).map((x) => x.name).join(', ');
       out.className = 'result ok';
-      out.replaceChildren(el('span', {}, `Sent to ${who}: `), button(r.message_id, 'link', () => void showTrace(r.message_id), { 'data-message': r.message_id }),
-        el('div', { class: 'sub' }, r.note ?? ''));
+      out.replaceChildren(
+        el('span', {}, `Sent to ${who}: `),
+        button(r.message_id, 'link', () => void showTrace(r.message_id), { 'data-message': r.message_id }),
+        el('div', { class: 'sub' }, r.note ?? ''),
+      );
       ($('c-content') as HTMLTextAreaElement).value = '';
     } catch (e) {
       out.className = 'result error';
       out.replaceChildren(el('span', {}, (e as Error).message));
-    } finally { btn.disabled = false; }
+    } finally {
+      btn.disabled = false;
+    }
   }
-  compose.addEventListener('submit', (e) => { e.preventDefault(); void send(); });
-  $('c-content').addEventListener('keydown', (e) => { if ((e as KeyboardEvent).key === 'Enter' && ((e as KeyboardEvent).ctrlKey || (e as KeyboardEvent).metaKey)) { e.preventDefault(); void send(); } });
+  compose.addEventListener('submit', (e) => {
+    e.preventDefault();
+    void send();
+  });
+  $('c-content').addEventListener('keydown', (e) => {
+    if ((e as KeyboardEvent).key === 'Enter' && ((e as KeyboardEvent).ctrlKey || (e as KeyboardEvent).metaKey)) {
+      e.preventDefault();
+      void send();
+    }
+  });
 
   // --- live stream ------------------------------------------------------------------------
   function setConn(state: 'live' | 'connecting' | 'closed', text: string): void {
@@ -329,12 +552,17 @@ export function consoleClient(): void {
   async function start(): Promise<void> {
     try {
       const recent = await api<Msg[]>('/api/history?limit=200');
-      for (const m of recent) { live.push(m); lastSeq = Math.max(lastSeq, m.seq); }
+      for (const m of recent) {
+        live.push(m);
+        lastSeq = Math.max(lastSeq, m.seq);
+      }
       renderFeed();
       renderRoster(await api<Session[]>('/api/roster'));
       renderApprovals(await api<Approval[]>('/api/approvals'));
       await loadThreads();
-    } catch (e) { setProblem((e as Error).message); }
+    } catch (e) {
+      setProblem((e as Error).message);
+    }
     connect();
   }
   void start();

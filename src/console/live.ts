@@ -24,7 +24,9 @@ const TRACK_WINDOW = 500;
 
 export async function follow(bus: Bus, stream: SSEStreamingApi, after: number): Promise<void> {
   let closed = false;
-  stream.onAbort(() => { closed = true; });
+  stream.onAbort(() => {
+    closed = true;
+  });
   let lastSeq = after;
   const tracked = new Map<number, string>(); // seq -> delivery signature, while some delivery is queued
   let rosterJson = '';
@@ -58,16 +60,24 @@ export async function follow(bus: Bus, stream: SSEStreamingApi, after: number): 
           }
         }
         const r = JSON.stringify(await bus.roster({ offline: true }));
-        if (r !== rosterJson) { rosterJson = r; await stream.writeSSE({ event: 'roster', data: r }); }
+        if (r !== rosterJson) {
+          rosterJson = r;
+          await stream.writeSSE({ event: 'roster', data: r });
+        }
       }
       // A permission dialog blocks a session until answered: pending requests every tick.
       const a = JSON.stringify(await bus.approvals(true));
-      if (a !== approvalsJson) { approvalsJson = a; await stream.writeSSE({ event: 'approvals', data: a }); }
+      if (a !== approvalsJson) {
+        approvalsJson = a;
+        await stream.writeSSE({ event: 'approvals', data: a });
+      }
       if (tick % PING_EVERY === PING_EVERY - 1) await stream.write(': ping\n\n');
     } catch (e) {
       if (closed) break;
       // A store that is busy or down is reported to the page, and the stream keeps trying.
-      await send('problem', { error: errorText(e) }).catch(() => { closed = true; });
+      await send('problem', { error: errorText(e) }).catch(() => {
+        closed = true;
+      });
     }
     await stream.sleep(TICK_MS);
   }

@@ -8,7 +8,10 @@ function text(s: string): string {
 
 const OPTIONS = (values: readonly string[]) => ['<option value="">—</option>', ...values.map((v) => `<option>${v}</option>`)].join('');
 
-export function page(nonce: string, info: { store: string; kind: string; priorities: readonly string[]; messageTypes: readonly string[] }): string {
+export function page(
+  nonce: string,
+  info: { store: string; kind: string; priorities: readonly string[]; messageTypes: readonly string[] },
+): string {
   return `<!doctype html>
 <html lang="en">
 <head>

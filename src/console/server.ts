@@ -23,29 +23,42 @@ import { page } from './page.js';
 /** A remedy worded for a person at the console (the tools word theirs for a model). */
 function withConsoleRemedy(e: unknown): unknown {
   if (isCcDmError(e) && e.details?.retryWith === 'queue_if_unknown') {
-    return new CcDmError(e.code, `${e.message} To queue mail for a session that will start later under this name, tick "queue" and send again.`, e.details);
+    return new CcDmError(
+      e.code,
+      `${e.message} To queue mail for a session that will start later under this name, tick "queue" and send again.`,
+      e.details,
+    );
   }
   return e;
 }
 
-const SendBody = z.object({
-  to: z.string().max(200).optional(),
-  broadcast: z.boolean().optional(),
-  project: z.string().max(200).optional(),
-  content: z.unknown(),
-  priority: z.string().optional(),
-  message_type: z.string().optional(),
-  thread_id: z.string().optional(),
-  queue_if_unknown: z.boolean().optional(),
-}).strict();
+const SendBody = z
+  .object({
+    to: z.string().max(200).optional(),
+    broadcast: z.boolean().optional(),
+    project: z.string().max(200).optional(),
+    content: z.unknown(),
+    priority: z.string().optional(),
+    message_type: z.string().optional(),
+    thread_id: z.string().optional(),
+    queue_if_unknown: z.boolean().optional(),
+  })
+  .strict();
 
 const VerdictBody = z.object({ behavior: z.enum(['allow', 'deny']), from: z.string().max(200).optional() }).strict();
 
-const HistoryQuery = z.object({
-  peer: z.string().max(200).optional(), with: z.string().max(200).optional(), thread: z.string().max(64).optional(),
-  project: z.string().max(200).optional(), q: z.string().max(200).optional(), since: z.string().max(40).optional(),
-  until: z.string().max(40).optional(), limit: z.coerce.number().int().min(1).max(1000).default(200),
-}).strict();
+const HistoryQuery = z
+  .object({
+    peer: z.string().max(200).optional(),
+    with: z.string().max(200).optional(),
+    thread: z.string().max(64).optional(),
+    project: z.string().max(200).optional(),
+    q: z.string().max(200).optional(),
+    since: z.string().max(40).optional(),
+    until: z.string().max(40).optional(),
+    limit: z.coerce.number().int().min(1).max(1000).default(200),
+  })
+  .strict();
 
 function empty<T extends Record<string, unknown>>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== '')) as T;
@@ -53,7 +66,11 @@ function empty<T extends Record<string, unknown>>(o: T): T {
 
 async function body<T>(c: Context, schema: z.ZodType<T>, what: string): Promise<T> {
   let raw: unknown;
-  try { raw = await c.req.json(); } catch { throw new CcDmError('E_INVALID', `${what}: the body is not JSON.`); }
+  try {
+    raw = await c.req.json();
+  } catch {
+    throw new CcDmError('E_INVALID', `${what}: the body is not JSON.`);
+  }
   return parseArgs(schema, raw, what);
 }
 
@@ -74,10 +91,19 @@ export function consoleApp(bus: Bus, token: string, port: () => number): Hono {
 
   app.get('/', (c) => {
     const nonce = randomBytes(16).toString('base64');
-    c.header('content-security-policy', [
-      "default-src 'none'", `script-src 'nonce-${nonce}'`, `style-src 'nonce-${nonce}'`, "connect-src 'self'",
-      "img-src 'none'", "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'",
-    ].join('; '));
+    c.header(
+      'content-security-policy',
+      [
+        "default-src 'none'",
+        `script-src 'nonce-${nonce}'`,
+        `style-src 'nonce-${nonce}'`,
+        "connect-src 'self'",
+        "img-src 'none'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+      ].join('; '),
+    );
     const store = bus.describeStore();
     return c.html(page(nonce, { store: store.where, kind: store.kind, priorities: PRIORITIES, messageTypes: MESSAGE_TYPES }));
   });
@@ -89,8 +115,13 @@ export function consoleApp(bus: Bus, token: string, port: () => number): Hono {
   app.get('/api/history', async (c) => {
     const q = parseArgs(HistoryQuery, empty(c.req.query()), 'history');
     const rows = await bus.history({
-      participant: q.peer ? nameKey(q.peer) : undefined, peer: q.with ? nameKey(q.with) : undefined, thread_id: q.thread,
-      project: q.project, query: q.q, since: q.since ? parseSince(q.since) : undefined, until: q.until ? parseSince(q.until) : undefined,
+      participant: q.peer ? nameKey(q.peer) : undefined,
+      peer: q.with ? nameKey(q.with) : undefined,
+      thread_id: q.thread,
+      project: q.project,
+      query: q.q,
+      since: q.since ? parseSince(q.since) : undefined,
+      until: q.until ? parseSince(q.until) : undefined,
       limit: q.limit ?? 200,
     });
     return c.json(rows);
@@ -100,13 +131,23 @@ export function consoleApp(bus: Bus, token: string, port: () => number): Hono {
 
   app.post('/api/send', async (c) => {
     const b = await body(c, SendBody, 'send');
-    const meta = empty({ content: b.content, priority: b.priority || undefined, message_type: b.message_type || undefined, thread_id: b.thread_id || undefined });
+    const meta = empty({
+      content: b.content,
+      priority: b.priority || undefined,
+      message_type: b.message_type || undefined,
+      thread_id: b.thread_id || undefined,
+    });
     if (b.broadcast) {
       return c.json(await bus.broadcast({ kind: 'human' }, parseArgs(BroadcastArgs, meta, 'send'), { project: b.project || undefined }));
     }
     if (!b.to?.trim()) throw new CcDmError('E_INVALID', 'send: say who to send to, or choose broadcast.');
-    return c.json(await bus.dm({ kind: 'human' }, parseArgs(DmArgs, empty({ ...meta, to: b.to, queue_if_unknown: b.queue_if_unknown || undefined }), 'send'))
-      .catch((e) => { throw withConsoleRemedy(e); }));
+    return c.json(
+      await bus
+        .dm({ kind: 'human' }, parseArgs(DmArgs, empty({ ...meta, to: b.to, queue_if_unknown: b.queue_if_unknown || undefined }), 'send'))
+        .catch((e) => {
+          throw withConsoleRemedy(e);
+        }),
+    );
   });
 
   app.post('/api/approvals/:id', async (c) => {
@@ -138,9 +179,13 @@ export async function startConsole(bus: Bus, opts: { port?: number } = {}): Prom
   const app = consoleApp(bus, token, () => port);
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: opts.port ?? 0 });
-    s.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'EADDRINUSE'
-      ? new CcDmError('E_INVALID', `port ${opts.port} is in use: choose another with --port, or leave it out for a free one.`)
-      : e));
+    s.once('error', (e: NodeJS.ErrnoException) =>
+      reject(
+        e.code === 'EADDRINUSE'
+          ? new CcDmError('E_INVALID', `port ${opts.port} is in use: choose another with --port, or leave it out for a free one.`)
+          : e,
+      ),
+    );
     s.once('listening', () => resolve(s));
   });
   port = (server.address() as AddressInfo).port;
@@ -148,10 +193,11 @@ export async function startConsole(bus: Bus, opts: { port?: number } = {}): Prom
     url: `http://127.0.0.1:${port}/?token=${token}`,
     port,
     token,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      // Live streams never end on their own: drop them so close() returns.
-      (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Live streams never end on their own: drop them so close() returns.
+        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+      }),
   };
 }

@@ -27,8 +27,10 @@ export interface MigrationTx {
 }
 
 function newer(where: string, v: number): CcDmError {
-  return new CcDmError('E_STORE_VERSION',
-    `the database ${where} has schema version ${v}, newer than this cc-dm knows (${LATEST_VERSION}). Upgrade cc-dm; this version will not write to it.`);
+  return new CcDmError(
+    'E_STORE_VERSION',
+    `the database ${where} has schema version ${v}, newer than this cc-dm knows (${LATEST_VERSION}). Upgrade cc-dm; this version will not write to it.`,
+  );
 }
 
 export async function migrate(target: MigrationTarget): Promise<void> {

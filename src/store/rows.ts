@@ -24,14 +24,34 @@ export function bySeq(rows: DeliveryRow[]): Map<number, DeliveryRow[]> {
 export function splitRow(r: Record<string, unknown>): PendingDelivery {
   const x = r as unknown as MessageRow & DeliveryRow;
   const message: MessageRow = {
-    seq: x.seq, id: x.id, kind: x.kind, from_name: x.from_name, from_key: x.from_key, from_session: x.from_session,
-    sender_kind: x.sender_kind, to_name: x.to_name, project: x.project, content: x.content, priority: x.priority,
-    message_type: x.message_type, thread_id: x.thread_id, sent_at: x.sent_at, expires_at: x.expires_at,
+    seq: x.seq,
+    id: x.id,
+    kind: x.kind,
+    from_name: x.from_name,
+    from_key: x.from_key,
+    from_session: x.from_session,
+    sender_kind: x.sender_kind,
+    to_name: x.to_name,
+    project: x.project,
+    content: x.content,
+    priority: x.priority,
+    message_type: x.message_type,
+    thread_id: x.thread_id,
+    sent_at: x.sent_at,
+    expires_at: x.expires_at,
   };
   const delivery: DeliveryRow = {
-    message_seq: x.message_seq, recipient_key: x.recipient_key, recipient_name: x.recipient_name, state: x.state,
-    queued_at: x.queued_at, delivered_at: x.delivered_at, delivered_via: x.delivered_via, delivered_session: x.delivered_session,
-    replied_at: x.replied_at, expired_at: x.expired_at, expire_reason: x.expire_reason,
+    message_seq: x.message_seq,
+    recipient_key: x.recipient_key,
+    recipient_name: x.recipient_name,
+    state: x.state,
+    queued_at: x.queued_at,
+    delivered_at: x.delivered_at,
+    delivered_via: x.delivered_via,
+    delivered_session: x.delivered_session,
+    replied_at: x.replied_at,
+    expired_at: x.expired_at,
+    expire_reason: x.expire_reason,
   };
   return { message, delivery };
 }

@@ -38,10 +38,20 @@ export interface SessionRow {
   end_reason: string | null;
 }
 
-export type SessionPatch = Partial<Pick<SessionRow, 'can_push' | 'doorbell' | 'last_active_at' | 'heartbeat_at' | 'client' | 'role' | 'project'>>;
+export type SessionPatch = Partial<
+  Pick<SessionRow, 'can_push' | 'doorbell' | 'last_active_at' | 'heartbeat_at' | 'client' | 'role' | 'project'>
+>;
 
 /** The columns a patch may set (a backend refuses any other). */
-export const SESSION_PATCH_COLUMNS: ReadonlySet<string> = new Set(['can_push', 'doorbell', 'last_active_at', 'heartbeat_at', 'client', 'role', 'project']);
+export const SESSION_PATCH_COLUMNS: ReadonlySet<string> = new Set([
+  'can_push',
+  'doorbell',
+  'last_active_at',
+  'heartbeat_at',
+  'client',
+  'role',
+  'project',
+]);
 
 export type NewSession = Omit<SessionRow, 'name' | 'name_key' | 'name_source' | 'wanted_name' | 'ended_at' | 'end_reason'>;
 

@@ -36,7 +36,10 @@ export class NotifyDoorbell implements Doorbell {
   /** When the connection was lost, while it is (for the log line that says it is back). */
   private lostAt?: number;
 
-  constructor(private readonly connect: () => ListenConnection, private readonly log: Logger) {}
+  constructor(
+    private readonly connect: () => ListenConnection,
+    private readonly log: Logger,
+  ) {}
 
   addressFor(): string {
     return NOTIFY_ADDRESS;
@@ -64,7 +67,10 @@ export class NotifyDoorbell implements Doorbell {
       },
       (why) => this.lost(conn, why),
     );
-    if (this.closed) { await conn.close(); return; }
+    if (this.closed) {
+      await conn.close();
+      return;
+    }
     this.conn = conn;
     this.heard++;
     this.backoff = BACKOFF_MIN_MS;
@@ -111,7 +117,13 @@ export class NotifyDoorbell implements Doorbell {
     const conn = this.conn;
     if (!conn) return;
     const timer = setTimeout(() => this.lost(conn, 'health check timed out'), HEALTH_TIMEOUT_MS);
-    conn.ping().then(() => clearTimeout(timer), () => { clearTimeout(timer); this.lost(conn, 'health check failed'); });
+    conn.ping().then(
+      () => clearTimeout(timer),
+      () => {
+        clearTimeout(timer);
+        this.lost(conn, 'health check failed');
+      },
+    );
   }
 
   /** The store already rang at commit (see above). */

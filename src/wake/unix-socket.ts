@@ -68,7 +68,10 @@ export class UnixSocketDoorbell implements Doorbell {
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(path, () => { server.off('error', reject); resolve(); });
+      server.listen(path, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
     server.on('error', () => {});
     server.unref(); // a doorbell never keeps the process alive on its own
@@ -127,7 +130,11 @@ export class UnixSocketDoorbell implements Doorbell {
     this.accepted.clear();
     if (server) await new Promise<void>((r) => server.close(() => r()));
     if (this.path && existsSync(this.path)) {
-      try { unlinkSync(this.path); } catch { /* already gone */ }
+      try {
+        unlinkSync(this.path);
+      } catch {
+        /* already gone */
+      }
     }
   }
 
@@ -141,8 +148,17 @@ export class UnixSocketDoorbell implements Doorbell {
     for (const f of readdirSync(dir)) {
       const p = join(dir, f);
       if (!f.endsWith('.sock') || openDoorbells.has(p)) continue;
-      try { if (now - lstatSync(p).mtimeMs < 10_000) continue; } catch { continue; }
-      try { unlinkSync(p); removed.push(p); } catch { /* raced with its owner */ }
+      try {
+        if (now - lstatSync(p).mtimeMs < 10_000) continue;
+      } catch {
+        continue;
+      }
+      try {
+        unlinkSync(p);
+        removed.push(p);
+      } catch {
+        /* raced with its owner */
+      }
     }
     return removed;
   }

@@ -66,7 +66,10 @@ export class Delivery {
   /** Starts a drain, or asks the running one to go round again (rings coalesce). */
   kick(): void {
     if (this.stopped || !this.target) return;
-    if (this.draining) { this.again = true; return; }
+    if (this.draining) {
+      this.again = true;
+      return;
+    }
     this.drain().catch((e) => this.onError(e));
   }
 

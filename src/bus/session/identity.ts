@@ -33,7 +33,11 @@ export interface RegisterResult {
 }
 
 function autoName(cwd: string): string {
-  const base = basename(cwd).replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 40) || 'session';
+  const base =
+    basename(cwd)
+      .replace(/[^A-Za-z0-9._-]/g, '-')
+      .replace(/^[^A-Za-z0-9]+/, '')
+      .slice(0, 40) || 'session';
   return `${base}-${randomBytes(2).toString('hex')}`;
 }
 
@@ -48,7 +52,10 @@ export async function claimAtStart(core: BusCore, o: StartOptions): Promise<Sess
   const cfg = core.config;
   const wanted = cfg.sessionName ?? autoName(o.cwd);
   if (RESERVED_NAMES.has(nameKey(wanted))) {
-    throw new CcDmError('E_CONFIG', `CC_DM_SESSION_NAME=${wanted} is a reserved word (${[...RESERVED_NAMES].join(', ')}); choose another name.`);
+    throw new CcDmError(
+      'E_CONFIG',
+      `CC_DM_SESSION_NAME=${wanted} is a reserved word (${[...RESERVED_NAMES].join(', ')}); choose another name.`,
+    );
   }
   const id = sessionId();
   const now = core.now();
@@ -56,10 +63,21 @@ export async function claimAtStart(core: BusCore, o: StartOptions): Promise<Sess
   const ppid = o.ppid ?? process.ppid;
   const source: NameSource = cfg.sessionName ? 'env' : 'auto';
   const newSession: NewSession = {
-    id, role: cfg.role ?? null, project: cfg.project ?? null, cwd: o.cwd, host: cfg.host,
-    pid, ppid, pid_start: processStart(pid), ppid_start: processStart(ppid),
-    can_push: o.canPush, client: o.client, doorbell: core.doorbell.addressFor(id),
-    started_at: now, last_active_at: now, heartbeat_at: now,
+    id,
+    role: cfg.role ?? null,
+    project: cfg.project ?? null,
+    cwd: o.cwd,
+    host: cfg.host,
+    pid,
+    ppid,
+    pid_start: processStart(pid),
+    ppid_start: processStart(ppid),
+    can_push: o.canPush,
+    client: o.client,
+    doorbell: core.doorbell.addressFor(id),
+    started_at: now,
+    last_active_at: now,
+    heartbeat_at: now,
   };
   return claim(core, { sessionId: id, name: wanted, source, newSession, at: now }, source);
 }
@@ -75,14 +93,25 @@ export async function rejoin(core: BusCore, row: SessionRow): Promise<SessionRow
   const id = sessionId();
   const now = core.now();
   const source: NameSource = row.name_source === 'variant' ? (core.config.sessionName ? 'env' : 'auto') : (row.name_source ?? 'auto');
-  return claim(core, {
-    sessionId: id, name: row.wanted_name ?? name!, source, at: now,
-    newSession: { ...rest, id, doorbell: core.doorbell.addressFor(id), started_at: now, last_active_at: now, heartbeat_at: now },
-  }, 'env');
+  return claim(
+    core,
+    {
+      sessionId: id,
+      name: row.wanted_name ?? name!,
+      source,
+      at: now,
+      newSession: { ...rest, id, doorbell: core.doorbell.addressFor(id), started_at: now, last_active_at: now, heartbeat_at: now },
+    },
+    'env',
+  );
 }
 
 /** The register tool: a new name (the old one is released) and/or a role and project. */
-export async function rename(core: BusCore, row: SessionRow, args: { name: string; role: string; project?: string }): Promise<{ row: SessionRow; result: RegisterResult }> {
+export async function rename(
+  core: BusCore,
+  row: SessionRow,
+  args: { name: string; role: string; project?: string },
+): Promise<{ row: SessionRow; result: RegisterResult }> {
   const name = checkName(args.name);
   const role = checkRole(args.role);
   const project = args.project !== undefined ? checkProject(args.project) : row.project;
@@ -99,8 +128,14 @@ export async function rename(core: BusCore, row: SessionRow, args: { name: strin
   return {
     row: next,
     result: {
-      success: true, name: next.name!, role, project: project ?? null, previous_name: renamed ? previous : undefined,
-      note: renamed ? `"${previous}" is released: mail to it now fails with a pointer to "${next.name}". Names taken with register never carry permission-approval rights.` : undefined,
+      success: true,
+      name: next.name!,
+      role,
+      project: project ?? null,
+      previous_name: renamed ? previous : undefined,
+      note: renamed
+        ? `"${previous}" is released: mail to it now fails with a pointer to "${next.name}". Names taken with register never carry permission-approval rights.`
+        : undefined,
     },
   };
 }

@@ -33,8 +33,11 @@ export async function who(bus: Bus, row: SessionRow): Promise<WhoResult> {
   return {
     you: row.name!,
     sessions: all.filter((e) => e.live).map((e) => (e.name === row.name ? { ...e, you: true as const } : e)),
-    offline_mailboxes: all.filter((e) => !e.live && e.name !== HUMAN.name).slice(0, 50).map((e) => e.name),
-    note: 'These are cc-dm sessions: message them with this server\'s dm tool, not with Claude Code\'s built-in SendMessage.',
+    offline_mailboxes: all
+      .filter((e) => !e.live && e.name !== HUMAN.name)
+      .slice(0, 50)
+      .map((e) => e.name),
+    note: "These are cc-dm sessions: message them with this server's dm tool, not with Claude Code's built-in SendMessage.",
   };
 }
 
@@ -47,10 +50,17 @@ export async function status(bus: Bus, row: SessionRow, messageId: string): Prom
   return receipt;
 }
 
-export async function history(bus: Bus, row: SessionRow, args: { peer?: string; thread_id?: string; query?: string; limit?: number }): Promise<HistoryResult> {
+export async function history(
+  bus: Bus,
+  row: SessionRow,
+  args: { peer?: string; thread_id?: string; query?: string; limit?: number },
+): Promise<HistoryResult> {
   const messages = await bus.history({
-    participant: row.name_key!, peer: args.peer ? nameKey(checkName(args.peer, 'peer')) : undefined,
-    thread_id: args.thread_id, query: args.query, limit: args.limit ?? 20,
+    participant: row.name_key!,
+    peer: args.peer ? nameKey(checkName(args.peer, 'peer')) : undefined,
+    thread_id: args.thread_id,
+    query: args.query,
+    limit: args.limit ?? 20,
   });
   return { messages };
 }
@@ -71,5 +81,7 @@ export async function inbox(core: BusCore, row: SessionRow, limit = 50): Promise
 export async function waitingNote(core: BusCore, row: SessionRow): Promise<string | undefined> {
   if (row.can_push) return undefined;
   const n = await core.store.countPending(row.name_key!, core.now());
-  return n > 0 ? `${n} message(s) wait for you: call the inbox tool to read them (this Claude Code was not started with cc-dm as a channel, so they are not pushed).` : undefined;
+  return n > 0
+    ? `${n} message(s) wait for you: call the inbox tool to read them (this Claude Code was not started with cc-dm as a channel, so they are not pushed).`
+    : undefined;
 }

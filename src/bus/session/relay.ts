@@ -20,8 +20,14 @@ export async function requestPermission(core: BusCore, row: SessionRow, from: Se
   const cfg = core.config;
   const approverKey = cfg.permissionApprover ? nameKey(cfg.permissionApprover) : null;
   const perm = await core.store.createPermission({
-    request_id: p.request_id.toLowerCase(), requester_key: row.name_key!, requester_name: row.name!, requester_session: row.id,
-    approver_key: approverKey, tool_name: p.tool_name, description: p.description, input_preview: p.input_preview,
+    request_id: p.request_id.toLowerCase(),
+    requester_key: row.name_key!,
+    requester_name: row.name!,
+    requester_session: row.id,
+    approver_key: approverKey,
+    tool_name: p.tool_name,
+    description: p.description,
+    input_preview: p.input_preview,
     created_at: core.now(),
   });
   if (approverKey && approverKey !== row.name_key) {
@@ -30,12 +36,20 @@ export async function requestPermission(core: BusCore, row: SessionRow, from: Se
       p.description ? `Description: ${p.description}` : '',
       p.input_preview ? `Input: ${p.input_preview}` : '',
       `You are this session's approver. To answer, call dm with to: "${row.name}" and content exactly "yes ${perm.request_id}" to allow or "no ${perm.request_id}" to deny.`,
-    ].filter(Boolean).join('\n');
+    ]
+      .filter(Boolean)
+      .join('\n');
     const holder = await core.liveHolder(approverKey);
     await perform(core, {
-      mail: newMail(core, from, senderName(from), 'permission_request', cfg.permissionApprover!,
+      mail: newMail(
+        core,
+        from,
+        senderName(from),
+        'permission_request',
+        cfg.permissionApprover!,
         { content, priority: 'urgent', message_type: 'question', thread_id: `perm:${perm.request_id}`, ttl_s: 3600 },
-        [{ key: approverKey, display: holder?.name ?? cfg.permissionApprover! }]),
+        [{ key: approverKey, display: holder?.name ?? cfg.permissionApprover! }],
+      ),
       ring: holder ? [holder] : [],
       result: () => undefined,
     });

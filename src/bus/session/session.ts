@@ -40,11 +40,22 @@ export class Session {
   /** Failures of background work (delivery, poll, heartbeat, activity marks): reported, never thrown. */
   onError: (e: unknown) => void = () => {};
 
-  private constructor(readonly bus: Bus, public row: SessionRow, private readonly startPpid: number) {
+  private constructor(
+    readonly bus: Bus,
+    public row: SessionRow,
+    private readonly startPpid: number,
+  ) {
     this.core = bus[CORE];
     this.rate = new RateLimit(this.core.config.rateLimit, this.core.now());
     this.sends = new GroupCommit((batch) => commitSends(this.core, batch));
-    this.delivery = new Delivery(this.core, () => this.row, (e) => { this.lastSeen = undefined; this.onError(e); });
+    this.delivery = new Delivery(
+      this.core,
+      () => this.row,
+      (e) => {
+        this.lastSeen = undefined;
+        this.onError(e);
+      },
+    );
   }
 
   /** Claims the launch name and starts listening for rings and polling; nothing is delivered before activate(). */
@@ -52,13 +63,21 @@ export class Session {
     const core = bus[CORE];
     const row = await claimAtStart(core, o);
     const session = new Session(bus, row, o.ppid ?? process.ppid);
-    await core.doorbell.listen(row.id, () => session.row.name_key, () => session.delivery.kick());
+    await core.doorbell.listen(
+      row.id,
+      () => session.row.name_key,
+      () => session.delivery.kick(),
+    );
     session.startTimers();
     return session;
   }
 
-  get name(): string { return this.row.name!; }
-  get key(): string { return this.row.name_key!; }
+  get name(): string {
+    return this.row.name!;
+  }
+  get key(): string {
+    return this.row.name_key!;
+  }
 
   policy(): SenderPolicy {
     const c = this.core.config;

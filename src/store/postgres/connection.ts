@@ -10,7 +10,9 @@ import { scrub } from '../../log.js';
 const INT8 = 20;
 export const PG_TYPES: pg.CustomTypesConfig = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === INT8 && format !== 'binary' ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as pg.CustomTypesConfig['getTypeParser'],
+    oid === INT8 && format !== 'binary'
+      ? (v: string) => Number(v)
+      : pg.types.getTypeParser(oid, format as 'text')) as pg.CustomTypesConfig['getTypeParser'],
 };
 
 /**
@@ -44,7 +46,18 @@ export function describeUrl(url: string): string {
   }
 }
 
-const NET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'EAI_AGAIN', 'ENOTFOUND', 'ECONNABORTED']);
+const NET_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EHOSTDOWN',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'ECONNABORTED',
+]);
 /** SQLSTATEs that mean "the server is going away or not there yet": retry, it may come back. */
 const DOWN_STATES = new Set(['57P01', '57P02', '57P03', '53300', '08000', '08003', '08006', '08001', '08004']);
 /** Conflicts a retry resolves: serialization failure and deadlock. */
@@ -59,7 +72,9 @@ export function isDown(e: unknown): boolean {
   const code = codeOf(e);
   if (NET_CODES.has(code) || DOWN_STATES.has(code)) return true;
   const msg = (e as Error)?.message ?? '';
-  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|not queryable|Connection ended|the database system is (starting up|shutting down|in recovery mode)/i.test(msg);
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|not queryable|Connection ended|the database system is (starting up|shutting down|in recovery mode)/i.test(
+    msg,
+  );
 }
 
 export function isRetryable(e: unknown): boolean {
@@ -79,9 +94,11 @@ function reason(e: unknown): string {
 
 export function downError(where: string, e: unknown, retriedMs?: number): CcDmError {
   const tried = retriedMs ? ` (retried for ${Math.round(retriedMs / 1000)} s)` : '';
-  return new CcDmError('E_STORE_DOWN',
+  return new CcDmError(
+    'E_STORE_DOWN',
     `the cc-dm PostgreSQL store at ${where} is unreachable: ${reason(e)}${tried}. Nothing was written; try again once it is back (cc-dm doctor shows the state).`,
-    { where });
+    { where },
+  );
 }
 
 /** Words a driver error for a person, without credentials; errors that are ours pass through. */
@@ -90,13 +107,21 @@ export function translate(where: string, e: unknown): Error {
   const code = codeOf(e);
   if (isDown(e)) return downError(where, e);
   if (code === '28P01' || code === '28000') {
-    return new CcDmError('E_CONFIG', `PostgreSQL at ${where} refused the login (${code === '28P01' ? 'wrong password or user' : 'no access for this user'}): check the user and password in CC_DM_DATABASE_URL.`);
+    return new CcDmError(
+      'E_CONFIG',
+      `PostgreSQL at ${where} refused the login (${code === '28P01' ? 'wrong password or user' : 'no access for this user'}): check the user and password in CC_DM_DATABASE_URL.`,
+    );
   }
   if (code === '22021' || code === '22P05') {
     return new CcDmError('E_INVALID', 'the text holds a character PostgreSQL cannot store (a NUL, \\u0000): remove it and send again.');
   }
-  if (code === '3D000') return new CcDmError('E_CONFIG', `the database in CC_DM_DATABASE_URL does not exist on ${where}: create it (createdb) or fix the URL.`);
-  if (code === '42501') return new CcDmError('E_CONFIG', `PostgreSQL at ${where} denied a permission cc-dm needs (${scrub((e as Error).message)}). The user must be able to create the schema cc_dm once, or own it.`);
+  if (code === '3D000')
+    return new CcDmError('E_CONFIG', `the database in CC_DM_DATABASE_URL does not exist on ${where}: create it (createdb) or fix the URL.`);
+  if (code === '42501')
+    return new CcDmError(
+      'E_CONFIG',
+      `PostgreSQL at ${where} denied a permission cc-dm needs (${scrub((e as Error).message)}). The user must be able to create the schema cc_dm once, or own it.`,
+    );
   const err = new Error(`PostgreSQL error at ${where}: ${scrub((e as Error)?.message ?? String(e))}${code ? ` [${code}]` : ''}`);
   return err;
 }

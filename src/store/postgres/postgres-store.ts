@@ -26,9 +26,24 @@ import { runPlanAsync } from '../plan.js';
 import { bySeq, DEL_COLS, EXPIRE_REASON, MSG_COLS, splitRow } from '../rows.js';
 import {
   SESSION_PATCH_COLUMNS,
-  type AsyncClaimSteps, type Behavior, type ClaimPlan, type DeliveredVia, type DeliveryRow, type HistoryFilter, type ListenConnection,
-  type MessageRow, type NameRow, type NewMail, type NewPermission, type PendingDelivery, type PermissionRow, type SenderKind,
-  type SessionPatch, type SessionRow, type Store, type Trace,
+  type AsyncClaimSteps,
+  type Behavior,
+  type ClaimPlan,
+  type DeliveredVia,
+  type DeliveryRow,
+  type HistoryFilter,
+  type ListenConnection,
+  type MessageRow,
+  type NameRow,
+  type NewMail,
+  type NewPermission,
+  type PendingDelivery,
+  type PermissionRow,
+  type SenderKind,
+  type SessionPatch,
+  type SessionRow,
+  type Store,
+  type Trace,
 } from '../types.js';
 import { clientConfig, describeUrl, downError, isRetryable, translate } from './connection.js';
 import { PgListenConnection, RING_CHANNEL } from './listen.js';
@@ -62,7 +77,10 @@ const PERMISSION_LOCK = 0x63636470;
 
 /** Each word's lexemes (as PostgreSQL's parser splits the text itself), as prefixes, all required. */
 const DIALECT: HistoryDialect = {
-  param: (args, v) => { args.push(v); return `$${args.length}`; },
+  param: (args, v) => {
+    args.push(v);
+    return `$${args.length}`;
+  },
   table: (name) => `${PG_SCHEMA}.${name}`,
   matches: (p) => `to_tsvector('simple'::regconfig, m.content) @@ (SELECT to_tsquery('simple'::regconfig,
     string_agg(quote_literal(replace(lexeme, E'\\\\', '')) || ':*', ' & ')) FROM unnest(to_tsvector('simple'::regconfig, ${p}::text)))`,
@@ -76,8 +94,24 @@ type Q = pg.PoolClient;
  * after its commit still rings.
  */
 function insertStatement({ message: m, recipients, reply }: NewMail): { sql: string; args: unknown[] } {
-  const args: unknown[] = [m.id, m.kind, m.from_name, m.from_key, m.from_session, m.sender_kind, m.to_name, m.project, m.content,
-    m.priority, m.message_type, m.thread_id, m.sent_at, m.expires_at, recipients.map((r) => r.key), recipients.map((r) => r.display)];
+  const args: unknown[] = [
+    m.id,
+    m.kind,
+    m.from_name,
+    m.from_key,
+    m.from_session,
+    m.sender_kind,
+    m.to_name,
+    m.project,
+    m.content,
+    m.priority,
+    m.message_type,
+    m.thread_id,
+    m.sent_at,
+    m.expires_at,
+    recipients.map((r) => r.key),
+    recipients.map((r) => r.display),
+  ];
   let replied = '';
   if (reply) {
     args.push(reply.recipientKey, reply.senderKey, reply.thread_id);
@@ -110,18 +144,30 @@ export class PostgresStore implements Store {
    */
   private clockOffsetMs = 0;
 
-  private constructor(private readonly pool: pg.Pool, private readonly opts: PostgresOptions) {
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly opts: PostgresOptions,
+  ) {
     this.where = describeUrl(opts.url);
     this.retryLimitMs = opts.retryLimitMs ?? 15_000;
   }
 
   /** Connects, migrates (safely when many servers start at once) and checks the schema version. */
   static async open(opts: PostgresOptions): Promise<PostgresStore> {
-    const pool = new pg.Pool({ ...clientConfig(opts.url), max: opts.poolMax ?? 3, idleTimeoutMillis: IDLE_CLOSE_MS, allowExitOnIdle: true });
+    const pool = new pg.Pool({
+      ...clientConfig(opts.url),
+      max: opts.poolMax ?? 3,
+      idleTimeoutMillis: IDLE_CLOSE_MS,
+      allowExitOnIdle: true,
+    });
     const store = new PostgresStore(pool, opts);
     // An idle connection dropped by the server (restart) emits here; without a listener it would
     // crash the process. The pool discards it and the next query opens a new one; say so.
-    pool.on('error', (e) => opts.onWarning?.(`an idle PostgreSQL connection to ${store.where} was dropped (${translate(store.where, e).message}); the next query opens a new one`));
+    pool.on('error', (e) =>
+      opts.onWarning?.(
+        `an idle PostgreSQL connection to ${store.where} was dropped (${translate(store.where, e).message}); the next query opens a new one`,
+      ),
+    );
     try {
       await migrate(store.migrationTarget());
       await store.measureClock();
@@ -146,7 +192,9 @@ export class PostgresStore implements Store {
       let broken = false;
       // A checked-out client has no error listener of the pool's: a connection dropped between
       // two statements (server restart) would be an unhandled 'error' event, i.e. a crash.
-      const onError = () => { broken = true; };
+      const onError = () => {
+        broken = true;
+      };
       try {
         client = await this.pool.connect();
         client.on('error', onError);
@@ -157,7 +205,9 @@ export class PostgresStore implements Store {
           await client.query('COMMIT');
           return r;
         } catch (e) {
-          await client.query('ROLLBACK').catch(() => { broken = true; });
+          await client.query('ROLLBACK').catch(() => {
+            broken = true;
+          });
           throw e;
         }
       } catch (e) {
@@ -275,36 +325,65 @@ export class PostgresStore implements Store {
     return {
       insertSession: async (s) => {
         // ON CONFLICT: a retry after an ambiguous commit finds its own row already there.
-        await c.query(`INSERT INTO cc_dm.sessions (id, role, project, cwd, host, pid, ppid, pid_start, ppid_start, can_push, client,
+        await c.query(
+          `INSERT INTO cc_dm.sessions (id, role, project, cwd, host, pid, ppid, pid_start, ppid_start, can_push, client,
             doorbell, started_at, last_active_at, heartbeat_at)
           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (id) DO NOTHING`,
-        [s.id, s.role, s.project, s.cwd, s.host, s.pid, s.ppid, s.pid_start, s.ppid_start, s.can_push, s.client, s.doorbell,
-          s.started_at, s.last_active_at, s.heartbeat_at + this.clockOffsetMs]);
+          [
+            s.id,
+            s.role,
+            s.project,
+            s.cwd,
+            s.host,
+            s.pid,
+            s.ppid,
+            s.pid_start,
+            s.ppid_start,
+            s.can_push,
+            s.client,
+            s.doorbell,
+            s.started_at,
+            s.last_active_at,
+            s.heartbeat_at + this.clockOffsetMs,
+          ],
+        );
       },
       candidate: async (key, exceptSession) => {
-        const r = (await c.query(`SELECT (SELECT to_jsonb(n) FROM cc_dm.names n WHERE n.key = $1) AS name,
+        const r = (
+          await c.query(
+            `SELECT (SELECT to_jsonb(n) FROM cc_dm.names n WHERE n.key = $1) AS name,
             (SELECT to_jsonb(s) FROM cc_dm.sessions s WHERE s.name_key = $1 AND s.ended_at IS NULL AND s.id != $2) AS holder,
-            (SELECT count(*) FROM cc_dm.deliveries WHERE recipient_key = $1 AND state = 'queued') AS queued`, [key, exceptSession])).rows[0];
+            (SELECT count(*) FROM cc_dm.deliveries WHERE recipient_key = $1 AND state = 'queued') AS queued`,
+            [key, exceptSession],
+          )
+        ).rows[0];
         return { name: r.name ?? undefined, holder: this.local(r.holder ?? undefined), queued: r.queued as number };
       },
       endSession: async (id, reason, at) => {
         await c.query('UPDATE cc_dm.sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL', [at, reason, id]);
       },
       take: async (t) => {
-        await c.query('UPDATE cc_dm.sessions SET name = $1, name_key = $2, name_source = $3, wanted_name = $4, last_active_at = $5 WHERE id = $6',
-          [t.display, t.key, t.source, t.wanted, t.at, t.sessionId]);
-        await c.query(`INSERT INTO cc_dm.names (key, display, project, role, created_at, last_held_at)
+        await c.query(
+          'UPDATE cc_dm.sessions SET name = $1, name_key = $2, name_source = $3, wanted_name = $4, last_active_at = $5 WHERE id = $6',
+          [t.display, t.key, t.source, t.wanted, t.at, t.sessionId],
+        );
+        await c.query(
+          `INSERT INTO cc_dm.names (key, display, project, role, created_at, last_held_at)
             SELECT $1, $2, project, role, $3, $3 FROM cc_dm.sessions WHERE id = $4
           ON CONFLICT (key) DO UPDATE SET display = excluded.display, project = excluded.project, role = excluded.role,
-            released_to = NULL, last_held_at = excluded.last_held_at`, [t.key, t.display, t.at, t.sessionId]);
+            released_to = NULL, last_held_at = excluded.last_held_at`,
+          [t.key, t.display, t.at, t.sessionId],
+        );
         return this.local((await c.query('SELECT * FROM cc_dm.sessions WHERE id = $1', [t.sessionId])).rows[0])!;
       },
       release: async (t) => {
         await c.query('UPDATE cc_dm.names SET released_to = $1 WHERE key = $2', [t.toDisplay, t.fromKey]);
         // As SQLite's UPDATE OR IGNORE: a message already addressed to both names stays where it is.
-        await c.query(`UPDATE cc_dm.deliveries d SET recipient_key = $1, recipient_name = $2 WHERE d.recipient_key = $3 AND d.state = 'queued'
+        await c.query(
+          `UPDATE cc_dm.deliveries d SET recipient_key = $1, recipient_name = $2 WHERE d.recipient_key = $3 AND d.state = 'queued'
             AND NOT EXISTS (SELECT 1 FROM cc_dm.deliveries x WHERE x.message_seq = d.message_seq AND x.recipient_key = $1)`,
-        [t.toKey, t.toDisplay, t.fromKey]);
+          [t.toKey, t.toDisplay, t.fromKey],
+        );
         // The mail that followed waits under the new name: ring it (sent at commit).
         await c.query(`SELECT pg_notify('${RING_CHANNEL}', $1)`, [t.toKey]);
       },
@@ -325,13 +404,18 @@ export class PostgresStore implements Store {
   updateSession(id: string, patch: SessionPatch): Promise<void> {
     const cols = Object.keys(patch).filter((c) => SESSION_PATCH_COLUMNS.has(c));
     if (cols.length === 0) return Promise.resolve();
-    const values = cols.map((c) => (c === 'heartbeat_at' ? patch.heartbeat_at! + this.clockOffsetMs : (patch as Record<string, unknown>)[c]));
+    const values = cols.map((c) =>
+      c === 'heartbeat_at' ? patch.heartbeat_at! + this.clockOffsetMs : (patch as Record<string, unknown>)[c],
+    );
     const update = `UPDATE cc_dm.sessions SET ${cols.map((col, i) => `${col} = $${i + 1}`).join(', ')} WHERE id = $${cols.length + 1}`;
     if (!('role' in patch) && !('project' in patch)) return this.exec(update, [...values, id]).then(() => undefined);
     return this.write(async (c) => {
       await c.query(update, [...values, id]);
-      await c.query(`UPDATE cc_dm.names SET role = s.role, project = s.project FROM (SELECT name_key, role, project FROM cc_dm.sessions WHERE id = $1) s
-        WHERE names.key = s.name_key`, [id]);
+      await c.query(
+        `UPDATE cc_dm.names SET role = s.role, project = s.project FROM (SELECT name_key, role, project FROM cc_dm.sessions WHERE id = $1) s
+        WHERE names.key = s.name_key`,
+        [id],
+      );
     });
   }
 
@@ -340,18 +424,27 @@ export class PostgresStore implements Store {
   }
 
   openSessions(): Promise<SessionRow[]> {
-    return this.read(async (c) => (await c.query('SELECT * FROM cc_dm.sessions WHERE ended_at IS NULL ORDER BY started_at')).rows.map((r) => this.local(r)!));
+    return this.read(async (c) =>
+      (await c.query('SELECT * FROM cc_dm.sessions WHERE ended_at IS NULL ORDER BY started_at')).rows.map((r) => this.local(r)!),
+    );
   }
 
   holderOf(key: string): Promise<SessionRow | undefined> {
-    return this.read(async (c) => this.local((await c.query('SELECT * FROM cc_dm.sessions WHERE name_key = $1 AND ended_at IS NULL', [key])).rows[0]));
+    return this.read(async (c) =>
+      this.local((await c.query('SELECT * FROM cc_dm.sessions WHERE name_key = $1 AND ended_at IS NULL', [key])).rows[0]),
+    );
   }
 
   lookup(key: string): Promise<{ name?: NameRow; holder?: SessionRow }> {
     // One round trip for both rows (as JSON: its numbers are the BIGINT columns as numbers).
     return this.read(async (c) => {
-      const r = (await c.query(`SELECT (SELECT to_jsonb(n) FROM cc_dm.names n WHERE n.key = $1) AS name,
-          (SELECT to_jsonb(s) FROM cc_dm.sessions s WHERE s.name_key = $1 AND s.ended_at IS NULL) AS holder`, [key])).rows[0];
+      const r = (
+        await c.query(
+          `SELECT (SELECT to_jsonb(n) FROM cc_dm.names n WHERE n.key = $1) AS name,
+          (SELECT to_jsonb(s) FROM cc_dm.sessions s WHERE s.name_key = $1 AND s.ended_at IS NULL) AS holder`,
+          [key],
+        )
+      ).rows[0];
       return { name: r.name ?? undefined, holder: this.local(r.holder ?? undefined) };
     });
   }
@@ -361,8 +454,11 @@ export class PostgresStore implements Store {
   }
 
   async reserveName(display: string, key: string, reserved: boolean, at: number): Promise<void> {
-    await this.exec(`INSERT INTO cc_dm.names (key, display, reserved, created_at) VALUES ($1, $2, $3, $4)
-      ON CONFLICT (key) DO UPDATE SET reserved = excluded.reserved`, [key, display, reserved, at]);
+    await this.exec(
+      `INSERT INTO cc_dm.names (key, display, reserved, created_at) VALUES ($1, $2, $3, $4)
+      ON CONFLICT (key) DO UPDATE SET reserved = excluded.reserved`,
+      [key, display, reserved, at],
+    );
   }
 
   // --- messages -----------------------------------------------------------------------------
@@ -394,34 +490,77 @@ export class PostgresStore implements Store {
   }
 
   pendingFor(recipientKey: string, limit: number, now: number): Promise<PendingDelivery[]> {
-    return this.read(async (c) => (await c.query(`SELECT ${MSG_COLS}, ${DEL_COLS} FROM cc_dm.deliveries d JOIN cc_dm.messages m ON m.seq = d.message_seq
-        WHERE d.recipient_key = $1 AND d.state = 'queued' AND m.expires_at > $2 ORDER BY d.message_seq LIMIT $3`, [recipientKey, now, limit])).rows.map(splitRow));
+    return this.read(async (c) =>
+      (
+        await c.query(
+          `SELECT ${MSG_COLS}, ${DEL_COLS} FROM cc_dm.deliveries d JOIN cc_dm.messages m ON m.seq = d.message_seq
+        WHERE d.recipient_key = $1 AND d.state = 'queued' AND m.expires_at > $2 ORDER BY d.message_seq LIMIT $3`,
+          [recipientKey, now, limit],
+        )
+      ).rows.map(splitRow),
+    );
   }
 
   countPending(recipientKey: string, now: number): Promise<number> {
-    return this.read(async (c) => (await c.query(`SELECT count(*) AS c FROM cc_dm.deliveries d JOIN cc_dm.messages m ON m.seq = d.message_seq
-        WHERE d.recipient_key = $1 AND d.state = 'queued' AND m.expires_at > $2`, [recipientKey, now])).rows[0].c);
+    return this.read(
+      async (c) =>
+        (
+          await c.query(
+            `SELECT count(*) AS c FROM cc_dm.deliveries d JOIN cc_dm.messages m ON m.seq = d.message_seq
+        WHERE d.recipient_key = $1 AND d.state = 'queued' AND m.expires_at > $2`,
+            [recipientKey, now],
+          )
+        ).rows[0].c,
+    );
   }
 
   pendingCounts(now: number): Promise<Map<string, number>> {
-    return this.read(async (c) => new Map((await c.query(`SELECT d.recipient_key AS k, count(*)::int AS c FROM cc_dm.deliveries d
-        JOIN cc_dm.messages m ON m.seq = d.message_seq WHERE d.state = 'queued' AND m.expires_at > $1 GROUP BY d.recipient_key`, [now]))
-      .rows.map((r) => [r.k as string, r.c as number])));
+    return this.read(
+      async (c) =>
+        new Map(
+          (
+            await c.query(
+              `SELECT d.recipient_key AS k, count(*)::int AS c FROM cc_dm.deliveries d
+        JOIN cc_dm.messages m ON m.seq = d.message_seq WHERE d.state = 'queued' AND m.expires_at > $1 GROUP BY d.recipient_key`,
+              [now],
+            )
+          ).rows.map((r) => [r.k as string, r.c as number]),
+        ),
+    );
   }
 
   async markDelivered(messageSeq: number, recipientKey: string, sessionId: string, via: DeliveredVia, at: number): Promise<boolean> {
-    return ((await this.exec(`UPDATE cc_dm.deliveries SET state = 'delivered', delivered_at = $1, delivered_via = $2, delivered_session = $3
-        WHERE message_seq = $4 AND recipient_key = $5 AND state = 'queued'`, [at, via, sessionId, messageSeq, recipientKey])).rowCount === 1);
+    return (
+      (
+        await this.exec(
+          `UPDATE cc_dm.deliveries SET state = 'delivered', delivered_at = $1, delivered_via = $2, delivered_session = $3
+        WHERE message_seq = $4 AND recipient_key = $5 AND state = 'queued'`,
+          [at, via, sessionId, messageSeq, recipientKey],
+        )
+      ).rowCount === 1
+    );
   }
 
   async expireDue(now: number): Promise<number> {
-    return (await this.exec(`UPDATE cc_dm.deliveries SET state = 'expired', expired_at = $1, expire_reason = $2
-        WHERE state = 'queued' AND message_seq IN (SELECT seq FROM cc_dm.messages WHERE expires_at <= $1)`, [now, EXPIRE_REASON])).rowCount ?? 0;
+    return (
+      (
+        await this.exec(
+          `UPDATE cc_dm.deliveries SET state = 'expired', expired_at = $1, expire_reason = $2
+        WHERE state = 'queued' AND message_seq IN (SELECT seq FROM cc_dm.messages WHERE expires_at <= $1)`,
+          [now, EXPIRE_REASON],
+        )
+      ).rowCount ?? 0
+    );
   }
 
   private async deliveriesOf(c: Q, seqs: number[]): Promise<Map<number, DeliveryRow[]>> {
     if (seqs.length === 0) return new Map();
-    const rows = (await c.query(`SELECT ${DEL_COLS} FROM cc_dm.deliveries d WHERE d.message_seq = ANY($1::bigint[]) ORDER BY d.recipient_key COLLATE "C"`, [seqs])).rows as DeliveryRow[];
+    const rows = (
+      await c.query(
+        `SELECT ${DEL_COLS} FROM cc_dm.deliveries d WHERE d.message_seq = ANY($1::bigint[]) ORDER BY d.recipient_key COLLATE "C"`,
+        [seqs],
+      )
+    ).rows as DeliveryRow[];
     return bySeq(rows);
   }
 
@@ -438,21 +577,38 @@ export class PostgresStore implements Store {
     return this.read(async (c) => {
       const msgs = (await c.query(q.sql, q.args)).rows as MessageRow[];
       if (q.newestFirst) msgs.reverse();
-      const dels = await this.deliveriesOf(c, msgs.map((m) => m.seq));
+      const dels = await this.deliveriesOf(
+        c,
+        msgs.map((m) => m.seq),
+      );
       return msgs.map((m) => ({ message: m, deliveries: dels.get(m.seq) ?? [] }));
     });
   }
 
   hasWritten(fromKey: string, toKey: string): Promise<boolean> {
-    return this.read(async (c) => ((await c.query(`SELECT 1 FROM cc_dm.messages m JOIN cc_dm.deliveries d ON d.message_seq = m.seq
-        WHERE m.from_key = $1 AND d.recipient_key = $2 LIMIT 1`, [fromKey, toKey])).rowCount ?? 0) > 0);
+    return this.read(
+      async (c) =>
+        ((
+          await c.query(
+            `SELECT 1 FROM cc_dm.messages m JOIN cc_dm.deliveries d ON d.message_seq = m.seq
+        WHERE m.from_key = $1 AND d.recipient_key = $2 LIMIT 1`,
+            [fromKey, toKey],
+          )
+        ).rowCount ?? 0) > 0,
+    );
   }
 
   prune(before: number): Promise<{ messages: number; sessions: number }> {
     return this.write(async (c) => {
       // Mail still waiting is kept whatever its age: retention never drops what was not yet delivered.
-      const messages = (await c.query(`DELETE FROM cc_dm.messages WHERE sent_at < $1 AND NOT EXISTS
-          (SELECT 1 FROM cc_dm.deliveries d WHERE d.message_seq = messages.seq AND d.state = 'queued')`, [before])).rowCount ?? 0;
+      const messages =
+        (
+          await c.query(
+            `DELETE FROM cc_dm.messages WHERE sent_at < $1 AND NOT EXISTS
+          (SELECT 1 FROM cc_dm.deliveries d WHERE d.message_seq = messages.seq AND d.state = 'queued')`,
+            [before],
+          )
+        ).rowCount ?? 0;
       const sessions = (await c.query('DELETE FROM cc_dm.sessions WHERE ended_at IS NOT NULL AND ended_at < $1', [before])).rowCount ?? 0;
       await c.query(`DELETE FROM cc_dm.permissions WHERE created_at < $1 AND state != 'pending'`, [before]);
       return { messages, sessions };
@@ -465,31 +621,68 @@ export class PostgresStore implements Store {
     return this.write(async (c) => {
       await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [PERMISSION_LOCK, p.requester_key]);
       // A pending request with the same id from an earlier incarnation is moot: its dialog is gone.
-      await c.query(`UPDATE cc_dm.permissions SET state = 'expired' WHERE requester_key = $1 AND request_id = $2 AND state = 'pending'`,
-        [p.requester_key, p.request_id]);
-      return (await c.query(`INSERT INTO cc_dm.permissions (request_id, requester_key, requester_name, requester_session, approver_key,
+      await c.query(`UPDATE cc_dm.permissions SET state = 'expired' WHERE requester_key = $1 AND request_id = $2 AND state = 'pending'`, [
+        p.requester_key,
+        p.request_id,
+      ]);
+      return (
+        await c.query(
+          `INSERT INTO cc_dm.permissions (request_id, requester_key, requester_name, requester_session, approver_key,
           tool_name, description, input_preview, state, created_at)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9) RETURNING *`,
-      [p.request_id, p.requester_key, p.requester_name, p.requester_session, p.approver_key, p.tool_name, p.description,
-        p.input_preview, p.created_at])).rows[0] as PermissionRow;
+          [
+            p.request_id,
+            p.requester_key,
+            p.requester_name,
+            p.requester_session,
+            p.approver_key,
+            p.tool_name,
+            p.description,
+            p.input_preview,
+            p.created_at,
+          ],
+        )
+      ).rows[0] as PermissionRow;
     });
   }
 
   pendingPermission(requesterKey: string, requestId: string): Promise<PermissionRow | undefined> {
-    return this.read(async (c) => (await c.query(`SELECT * FROM cc_dm.permissions WHERE requester_key = $1 AND request_id = $2 AND state = 'pending'`,
-      [requesterKey, requestId])).rows[0]);
+    return this.read(
+      async (c) =>
+        (
+          await c.query(`SELECT * FROM cc_dm.permissions WHERE requester_key = $1 AND request_id = $2 AND state = 'pending'`, [
+            requesterKey,
+            requestId,
+          ])
+        ).rows[0],
+    );
   }
 
   /** Decides once, and rings the requester's session (at commit) so its verdict is pushed at once. */
   async decidePermission(id: number, behavior: Behavior, by: string, kind: SenderKind, at: number): Promise<boolean> {
-    return (await this.exec(`WITH d AS (UPDATE cc_dm.permissions SET state = $1, decided_by = $2, decided_kind = $3, decided_at = $4
+    return (
+      (
+        await this.exec(
+          `WITH d AS (UPDATE cc_dm.permissions SET state = $1, decided_by = $2, decided_kind = $3, decided_at = $4
         WHERE id = $5 AND state = 'pending' RETURNING requester_session)
-      SELECT pg_notify('${RING_CHANNEL}', requester_session) FROM d`, [behavior, by, kind, at, id])).rowCount === 1;
+      SELECT pg_notify('${RING_CHANNEL}', requester_session) FROM d`,
+          [behavior, by, kind, at, id],
+        )
+      ).rowCount === 1
+    );
   }
 
   verdictsToNotify(requesterSession: string): Promise<PermissionRow[]> {
-    return this.read(async (c) => (await c.query(`SELECT * FROM cc_dm.permissions WHERE requester_session = $1 AND state IN ('allow', 'deny')
-        AND notified_at IS NULL ORDER BY id`, [requesterSession])).rows);
+    return this.read(
+      async (c) =>
+        (
+          await c.query(
+            `SELECT * FROM cc_dm.permissions WHERE requester_session = $1 AND state IN ('allow', 'deny')
+        AND notified_at IS NULL ORDER BY id`,
+            [requesterSession],
+          )
+        ).rows,
+    );
   }
 
   async markVerdictNotified(id: number, at: number): Promise<void> {
@@ -497,6 +690,9 @@ export class PostgresStore implements Store {
   }
 
   listPermissions(pendingOnly: boolean): Promise<PermissionRow[]> {
-    return this.read(async (c) => (await c.query(`SELECT * FROM cc_dm.permissions ${pendingOnly ? `WHERE state = 'pending'` : ''} ORDER BY id DESC LIMIT 500`)).rows);
+    return this.read(
+      async (c) =>
+        (await c.query(`SELECT * FROM cc_dm.permissions ${pendingOnly ? `WHERE state = 'pending'` : ''} ORDER BY id DESC LIMIT 500`)).rows,
+    );
   }
 }

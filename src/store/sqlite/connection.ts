@@ -37,7 +37,10 @@ function makePrivateDir(dir: string): void {
     mkdirSync(dir, { mode: 0o700 });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') return;
-    throw new CcDmError('E_CONFIG', `cannot create the cc-dm folder ${dir} (${(e as Error).message}); set CC_DM_HOME to a folder you can write.`);
+    throw new CcDmError(
+      'E_CONFIG',
+      `cannot create the cc-dm folder ${dir} (${(e as Error).message}); set CC_DM_HOME to a folder you can write.`,
+    );
   }
 }
 
@@ -56,8 +59,10 @@ export function isCorrupt(e: unknown): boolean {
 }
 
 export function corruptError(path: string, e: unknown): CcDmError {
-  return new CcDmError('E_STORE_CORRUPT',
-    `${path} is not a readable cc-dm database (${(e as Error).message}). cc-dm will not overwrite it: move it aside (or restore a backup) and start again.`);
+  return new CcDmError(
+    'E_STORE_CORRUPT',
+    `${path} is not a readable cc-dm database (${(e as Error).message}). cc-dm will not overwrite it: move it aside (or restore a backup) and start again.`,
+  );
 }
 
 export class SqliteConnection {
@@ -67,20 +72,30 @@ export class SqliteConnection {
    */
   private readonly stmts = new Map<string, Database.Statement>();
 
-  private constructor(readonly db: DB, readonly path: string, private readonly busyLimitMs: number) {}
+  private constructor(
+    readonly db: DB,
+    readonly path: string,
+    private readonly busyLimitMs: number,
+  ) {}
 
   /** Opens (creating the file 0600 under a 0700 folder) and switches to WAL, failing clearly on a foreign file. */
   static async open(path: string, busyLimitMs: number): Promise<SqliteConnection> {
     makePrivateDir(dirname(path));
     if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
     else if (statSync(path).isDirectory()) {
-      throw new CcDmError('E_STORE_CORRUPT', `${path} is a directory, not a database file. Move it away; cc-dm will create a new store there.`);
+      throw new CcDmError(
+        'E_STORE_CORRUPT',
+        `${path} is a directory, not a database file. Move it away; cc-dm will create a new store there.`,
+      );
     }
     let db: DB;
     try {
       db = new Database(path, { timeout: 0 });
     } catch (e) {
-      throw new CcDmError('E_STORE_CORRUPT', `cannot open the cc-dm database ${path}: ${(e as Error).message}. Check its permissions; cc-dm never overwrites it.`);
+      throw new CcDmError(
+        'E_STORE_CORRUPT',
+        `cannot open the cc-dm database ${path}: ${(e as Error).message}. Check its permissions; cc-dm never overwrites it.`,
+      );
     }
     const conn = new SqliteConnection(db, path, busyLimitMs);
     try {
@@ -132,7 +147,10 @@ export class SqliteConnection {
           continue;
         }
         if (Date.now() >= deadline) {
-          throw new CcDmError('E_STORE_BUSY', `the cc-dm database stayed locked for more than ${Math.round(this.busyLimitMs / 1000)} s (another process holds a write lock on ${this.path}); nothing was written. Try again, or find the process holding it (cc-dm doctor).`);
+          throw new CcDmError(
+            'E_STORE_BUSY',
+            `the cc-dm database stayed locked for more than ${Math.round(this.busyLimitMs / 1000)} s (another process holds a write lock on ${this.path}); nothing was written. Try again, or find the process holding it (cc-dm doctor).`,
+          );
         }
         await sleep(wait + Math.random() * wait);
         wait = Math.min(wait * 2, 100);

@@ -10,9 +10,24 @@ import { runPlan } from '../plan.js';
 import { bySeq, DEL_COLS, EXPIRE_REASON, MSG_COLS, splitRow } from '../rows.js';
 import {
   SESSION_PATCH_COLUMNS,
-  type Behavior, type ClaimPlan, type ClaimSteps, type DeliveredVia, type DeliveryRow, type HistoryFilter, type ListenConnection,
-  type MessageRow, type NameRow, type NewMail, type NewPermission, type PendingDelivery, type PermissionRow, type SenderKind,
-  type SessionPatch, type SessionRow, type Store, type Trace,
+  type Behavior,
+  type ClaimPlan,
+  type ClaimSteps,
+  type DeliveredVia,
+  type DeliveryRow,
+  type HistoryFilter,
+  type ListenConnection,
+  type MessageRow,
+  type NameRow,
+  type NewMail,
+  type NewPermission,
+  type PendingDelivery,
+  type PermissionRow,
+  type SenderKind,
+  type SessionPatch,
+  type SessionRow,
+  type Store,
+  type Trace,
 } from '../types.js';
 import { corruptError, isCorrupt, SqliteConnection } from './connection.js';
 import { ftsQuery } from './fts.js';
@@ -28,7 +43,10 @@ const nameFromRow = (r: Row): NameRow => ({ ...(r as unknown as NameRow), reserv
 const bit = (v: unknown) => (typeof v === 'boolean' ? (v ? 1 : 0) : v);
 
 const DIALECT: HistoryDialect = {
-  param: (args, v) => { args.push(v); return '?'; },
+  param: (args, v) => {
+    args.push(v);
+    return '?';
+  },
   table: (name) => name,
   matches: (p) => `m.seq IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ${p})`,
   queryText: ftsQuery,
@@ -64,10 +82,11 @@ export class SqliteStore implements Store {
     return {
       dialect: 'sqlite',
       where: this.where,
-      peekVersion: () => c.read(() => {
-        const has = c.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cc_dm_migrations'`).get();
-        return has ? (c.db.prepare(versionSql).get() as { v: number }).v : 0;
-      }),
+      peekVersion: () =>
+        c.read(() => {
+          const has = c.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cc_dm_migrations'`).get();
+          return has ? (c.db.prepare(versionSql).get() as { v: number }).v : 0;
+        }),
       // The migrations run while the store is opening, before anyone else uses this connection,
       // so the transaction may span the migrator's awaits. BEGIN IMMEDIATE is the lock.
       locked: async (fn) => {
@@ -116,34 +135,50 @@ export class SqliteStore implements Store {
 
   private readonly steps: ClaimSteps = {
     insertSession: (s) => {
-      this.sql(`INSERT INTO sessions (id, role, project, cwd, host, pid, ppid, pid_start, ppid_start, can_push, client,
+      this.sql(
+        `INSERT INTO sessions (id, role, project, cwd, host, pid, ppid, pid_start, ppid_start, can_push, client,
           doorbell, started_at, last_active_at, heartbeat_at)
         VALUES (@id, @role, @project, @cwd, @host, @pid, @ppid, @pid_start, @ppid_start, @can_push, @client, @doorbell,
-          @started_at, @last_active_at, @heartbeat_at)`).run({ ...s, can_push: bit(s.can_push) });
+          @started_at, @last_active_at, @heartbeat_at)`,
+      ).run({ ...s, can_push: bit(s.can_push) });
     },
     candidate: (key, exceptSession) => {
       const name = this.sql('SELECT * FROM names WHERE key = ?').get(key) as Row | undefined;
-      const holder = this.sql('SELECT * FROM sessions WHERE name_key = ? AND ended_at IS NULL AND id != ?').get(key, exceptSession) as Row | undefined;
-      const queued = (this.sql(`SELECT count(*) AS c FROM deliveries WHERE recipient_key = ? AND state = 'queued'`).get(key) as { c: number }).c;
+      const holder = this.sql('SELECT * FROM sessions WHERE name_key = ? AND ended_at IS NULL AND id != ?').get(key, exceptSession) as
+        Row | undefined;
+      const queued = (
+        this.sql(`SELECT count(*) AS c FROM deliveries WHERE recipient_key = ? AND state = 'queued'`).get(key) as { c: number }
+      ).c;
       return { name: name && nameFromRow(name), holder: holder && sessionFromRow(holder), queued };
     },
     endSession: (id, reason, at) => {
       this.sql('UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL').run(at, reason, id);
     },
     take: (t) => {
-      this.sql('UPDATE sessions SET name = ?, name_key = ?, name_source = ?, wanted_name = ?, last_active_at = ? WHERE id = ?')
-        .run(t.display, t.key, t.source, t.wanted, t.at, t.sessionId);
-      this.sql(`INSERT INTO names (key, display, project, role, created_at, last_held_at)
+      this.sql('UPDATE sessions SET name = ?, name_key = ?, name_source = ?, wanted_name = ?, last_active_at = ? WHERE id = ?').run(
+        t.display,
+        t.key,
+        t.source,
+        t.wanted,
+        t.at,
+        t.sessionId,
+      );
+      this.sql(
+        `INSERT INTO names (key, display, project, role, created_at, last_held_at)
           SELECT ?, ?, project, role, ?, ? FROM sessions WHERE id = ?
         ON CONFLICT(key) DO UPDATE SET display = excluded.display, project = excluded.project, role = excluded.role,
-          released_to = NULL, last_held_at = excluded.last_held_at`).run(t.key, t.display, t.at, t.at, t.sessionId);
+          released_to = NULL, last_held_at = excluded.last_held_at`,
+      ).run(t.key, t.display, t.at, t.at, t.sessionId);
       return sessionFromRow(this.sql('SELECT * FROM sessions WHERE id = ?').get(t.sessionId) as Row);
     },
     release: (t) => {
       this.sql('UPDATE names SET released_to = ? WHERE key = ?').run(t.toDisplay, t.fromKey);
       // OR IGNORE: a message already addressed to both names stays where it is.
-      this.sql(`UPDATE OR IGNORE deliveries SET recipient_key = ?, recipient_name = ? WHERE recipient_key = ? AND state = 'queued'`)
-        .run(t.toKey, t.toDisplay, t.fromKey);
+      this.sql(`UPDATE OR IGNORE deliveries SET recipient_key = ?, recipient_name = ? WHERE recipient_key = ? AND state = 'queued'`).run(
+        t.toKey,
+        t.toDisplay,
+        t.fromKey,
+      );
     },
   };
 
@@ -162,8 +197,10 @@ export class SqliteStore implements Store {
     return this.c.write(() => {
       this.sql(`UPDATE sessions SET ${cols.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`).run(...values, id);
       if ('role' in patch || 'project' in patch) {
-        this.sql(`UPDATE names SET role = s.role, project = s.project FROM (SELECT name_key, role, project FROM sessions WHERE id = ?) s
-          WHERE names.key = s.name_key`).run(id);
+        this.sql(
+          `UPDATE names SET role = s.role, project = s.project FROM (SELECT name_key, role, project FROM sessions WHERE id = ?) s
+          WHERE names.key = s.name_key`,
+        ).run(id);
       }
     });
   }
@@ -176,7 +213,9 @@ export class SqliteStore implements Store {
   }
 
   openSessions(): Promise<SessionRow[]> {
-    return this.c.read(() => (this.sql('SELECT * FROM sessions WHERE ended_at IS NULL ORDER BY started_at').all() as Row[]).map(sessionFromRow));
+    return this.c.read(() =>
+      (this.sql('SELECT * FROM sessions WHERE ended_at IS NULL ORDER BY started_at').all() as Row[]).map(sessionFromRow),
+    );
   }
 
   holderOf(key: string): Promise<SessionRow | undefined> {
@@ -200,60 +239,94 @@ export class SqliteStore implements Store {
 
   reserveName(display: string, key: string, reserved: boolean, at: number): Promise<void> {
     return this.c.write(() => {
-      this.sql(`INSERT INTO names (key, display, reserved, created_at) VALUES (?, ?, ?, ?)
-        ON CONFLICT(key) DO UPDATE SET reserved = excluded.reserved`).run(key, display, bit(reserved), at);
+      this.sql(
+        `INSERT INTO names (key, display, reserved, created_at) VALUES (?, ?, ?, ?)
+        ON CONFLICT(key) DO UPDATE SET reserved = excluded.reserved`,
+      ).run(key, display, bit(reserved), at);
     });
   }
 
   // --- messages -----------------------------------------------------------------------------
 
   insertMessages(mail: readonly NewMail[]): Promise<MessageRow[]> {
-    return this.c.write(() => mail.map(({ message: m, recipients, reply }) => {
-      const { seq } = this.sql(`INSERT INTO messages (id, kind, from_name, from_key, from_session, sender_kind, to_name, project,
+    return this.c.write(() =>
+      mail.map(({ message: m, recipients, reply }) => {
+        const { seq } = this.sql(
+          `INSERT INTO messages (id, kind, from_name, from_key, from_session, sender_kind, to_name, project,
           content, priority, message_type, thread_id, sent_at, expires_at)
         VALUES (@id, @kind, @from_name, @from_key, @from_session, @sender_kind, @to_name, @project, @content, @priority,
-          @message_type, @thread_id, @sent_at, @expires_at) RETURNING seq`).get(m) as { seq: number };
-      const ins = this.sql(`INSERT INTO deliveries (message_seq, recipient_key, recipient_name, state, queued_at) VALUES (?, ?, ?, 'queued', ?)`);
-      // Mail queued for a name nobody has held yet makes that name a mailbox.
-      const mailbox = this.sql('INSERT INTO names (key, display, created_at) VALUES (?, ?, ?) ON CONFLICT(key) DO NOTHING');
-      for (const r of recipients) {
-        ins.run(seq, r.key, r.display, m.sent_at);
-        mailbox.run(r.key, r.display, m.sent_at);
-      }
-      if (reply) {
-        this.sql(`UPDATE deliveries SET state = 'replied', replied_at = ?
+          @message_type, @thread_id, @sent_at, @expires_at) RETURNING seq`,
+        ).get(m) as { seq: number };
+        const ins = this.sql(
+          `INSERT INTO deliveries (message_seq, recipient_key, recipient_name, state, queued_at) VALUES (?, ?, ?, 'queued', ?)`,
+        );
+        // Mail queued for a name nobody has held yet makes that name a mailbox.
+        const mailbox = this.sql('INSERT INTO names (key, display, created_at) VALUES (?, ?, ?) ON CONFLICT(key) DO NOTHING');
+        for (const r of recipients) {
+          ins.run(seq, r.key, r.display, m.sent_at);
+          mailbox.run(r.key, r.display, m.sent_at);
+        }
+        if (reply) {
+          this.sql(
+            `UPDATE deliveries SET state = 'replied', replied_at = ?
           WHERE recipient_key = ? AND state = 'delivered' AND message_seq IN
-            (SELECT seq FROM messages WHERE from_key = ? AND (? IS NULL OR thread_id = ?))`)
-          .run(m.sent_at, reply.recipientKey, reply.senderKey, reply.thread_id, reply.thread_id);
-      }
-      return { ...m, seq };
-    }));
+            (SELECT seq FROM messages WHERE from_key = ? AND (? IS NULL OR thread_id = ?))`,
+          ).run(m.sent_at, reply.recipientKey, reply.senderKey, reply.thread_id, reply.thread_id);
+        }
+        return { ...m, seq };
+      }),
+    );
   }
 
   pendingFor(recipientKey: string, limit: number, now: number): Promise<PendingDelivery[]> {
     // INDEXED BY: without it the planner picks deliveries_recipient and reads every message the
     // recipient ever got (330 µs per drain at 2,200 delivered, growing with history); the partial
     // index holds only what waits.
-    return this.c.read(() => (this.sql(`SELECT ${MSG_COLS}, ${DEL_COLS} FROM deliveries d INDEXED BY deliveries_queued
+    return this.c.read(() =>
+      (
+        this.sql(
+          `SELECT ${MSG_COLS}, ${DEL_COLS} FROM deliveries d INDEXED BY deliveries_queued
         JOIN messages m ON m.seq = d.message_seq
-        WHERE d.recipient_key = ? AND d.state = 'queued' AND m.expires_at > ? ORDER BY d.message_seq LIMIT ?`)
-      .all(recipientKey, now, limit) as Row[]).map(splitRow));
+        WHERE d.recipient_key = ? AND d.state = 'queued' AND m.expires_at > ? ORDER BY d.message_seq LIMIT ?`,
+        ).all(recipientKey, now, limit) as Row[]
+      ).map(splitRow),
+    );
   }
 
   countPending(recipientKey: string, now: number): Promise<number> {
-    return this.c.read(() => (this.sql(`SELECT count(*) AS c FROM deliveries d JOIN messages m ON m.seq = d.message_seq
-        WHERE d.recipient_key = ? AND d.state = 'queued' AND m.expires_at > ?`).get(recipientKey, now) as { c: number }).c);
+    return this.c.read(
+      () =>
+        (
+          this.sql(
+            `SELECT count(*) AS c FROM deliveries d JOIN messages m ON m.seq = d.message_seq
+        WHERE d.recipient_key = ? AND d.state = 'queued' AND m.expires_at > ?`,
+          ).get(recipientKey, now) as { c: number }
+        ).c,
+    );
   }
 
   pendingCounts(now: number): Promise<Map<string, number>> {
-    return this.c.read(() => new Map((this.sql(`SELECT d.recipient_key AS k, count(*) AS c FROM deliveries d INDEXED BY deliveries_queued
-        JOIN messages m ON m.seq = d.message_seq WHERE d.state = 'queued' AND m.expires_at > ? GROUP BY d.recipient_key`)
-      .all(now) as { k: string; c: number }[]).map((r) => [r.k, r.c])));
+    return this.c.read(
+      () =>
+        new Map(
+          (
+            this.sql(
+              `SELECT d.recipient_key AS k, count(*) AS c FROM deliveries d INDEXED BY deliveries_queued
+        JOIN messages m ON m.seq = d.message_seq WHERE d.state = 'queued' AND m.expires_at > ? GROUP BY d.recipient_key`,
+            ).all(now) as { k: string; c: number }[]
+          ).map((r) => [r.k, r.c]),
+        ),
+    );
   }
 
   markDelivered(messageSeq: number, recipientKey: string, sessionId: string, via: DeliveredVia, at: number): Promise<boolean> {
-    return this.c.write(() => this.sql(`UPDATE deliveries SET state = 'delivered', delivered_at = ?, delivered_via = ?, delivered_session = ?
-        WHERE message_seq = ? AND recipient_key = ? AND state = 'queued'`).run(at, via, sessionId, messageSeq, recipientKey).changes === 1);
+    return this.c.write(
+      () =>
+        this.sql(
+          `UPDATE deliveries SET state = 'delivered', delivered_at = ?, delivered_via = ?, delivered_session = ?
+        WHERE message_seq = ? AND recipient_key = ? AND state = 'queued'`,
+        ).run(at, via, sessionId, messageSeq, recipientKey).changes === 1,
+    );
   }
 
   /**
@@ -262,8 +335,10 @@ export class SqliteStore implements Store {
    */
   expireDue(now: number): Promise<number> {
     return this.c.write(() => {
-      const n = this.sql(`UPDATE deliveries SET state = 'expired', expired_at = ?, expire_reason = ?
-        WHERE state = 'queued' AND (SELECT m.expires_at FROM messages m WHERE m.seq = deliveries.message_seq) <= ?`).run(now, EXPIRE_REASON, now).changes;
+      const n = this.sql(
+        `UPDATE deliveries SET state = 'expired', expired_at = ?, expire_reason = ?
+        WHERE state = 'queued' AND (SELECT m.expires_at FROM messages m WHERE m.seq = deliveries.message_seq) <= ?`,
+      ).run(now, EXPIRE_REASON, now).changes;
       this.indexText();
       return n;
     });
@@ -280,8 +355,9 @@ export class SqliteStore implements Store {
 
   private deliveriesOf(seqs: number[]): Map<number, DeliveryRow[]> {
     if (seqs.length === 0) return new Map();
-    const rows = this.sql(`SELECT ${DEL_COLS} FROM deliveries d WHERE d.message_seq IN (SELECT value FROM json_each(?)) ORDER BY d.recipient_key`)
-      .all(JSON.stringify(seqs)) as DeliveryRow[];
+    const rows = this.sql(
+      `SELECT ${DEL_COLS} FROM deliveries d WHERE d.message_seq IN (SELECT value FROM json_each(?)) ORDER BY d.recipient_key`,
+    ).all(JSON.stringify(seqs)) as DeliveryRow[];
     return bySeq(rows);
   }
 
@@ -305,15 +381,22 @@ export class SqliteStore implements Store {
   }
 
   hasWritten(fromKey: string, toKey: string): Promise<boolean> {
-    return this.c.read(() => !!this.sql(`SELECT 1 FROM messages m JOIN deliveries d ON d.message_seq = m.seq
-        WHERE m.from_key = ? AND d.recipient_key = ? LIMIT 1`).get(fromKey, toKey));
+    return this.c.read(
+      () =>
+        !!this.sql(
+          `SELECT 1 FROM messages m JOIN deliveries d ON d.message_seq = m.seq
+        WHERE m.from_key = ? AND d.recipient_key = ? LIMIT 1`,
+        ).get(fromKey, toKey),
+    );
   }
 
   prune(before: number): Promise<{ messages: number; sessions: number }> {
     return this.c.write(() => {
       // Mail still waiting is kept whatever its age: retention never drops what was not yet delivered.
-      const messages = this.sql(`DELETE FROM messages WHERE sent_at < ? AND NOT EXISTS
-          (SELECT 1 FROM deliveries d WHERE d.message_seq = messages.seq AND d.state = 'queued')`).run(before).changes;
+      const messages = this.sql(
+        `DELETE FROM messages WHERE sent_at < ? AND NOT EXISTS
+          (SELECT 1 FROM deliveries d WHERE d.message_seq = messages.seq AND d.state = 'queued')`,
+      ).run(before).changes;
       const sessions = this.sql('DELETE FROM sessions WHERE ended_at IS NOT NULL AND ended_at < ?').run(before).changes;
       this.sql(`DELETE FROM permissions WHERE created_at < ? AND state != 'pending'`).run(before);
       return { messages, sessions };
@@ -325,36 +408,61 @@ export class SqliteStore implements Store {
   createPermission(p: NewPermission): Promise<PermissionRow> {
     return this.c.write(() => {
       // A pending request with the same id from an earlier incarnation is moot: its dialog is gone.
-      this.sql(`UPDATE permissions SET state = 'expired' WHERE requester_key = ? AND request_id = ? AND state = 'pending'`)
-        .run(p.requester_key, p.request_id);
-      return this.sql(`INSERT INTO permissions (request_id, requester_key, requester_name, requester_session, approver_key,
+      this.sql(`UPDATE permissions SET state = 'expired' WHERE requester_key = ? AND request_id = ? AND state = 'pending'`).run(
+        p.requester_key,
+        p.request_id,
+      );
+      return this.sql(
+        `INSERT INTO permissions (request_id, requester_key, requester_name, requester_session, approver_key,
           tool_name, description, input_preview, state, created_at)
         VALUES (@request_id, @requester_key, @requester_name, @requester_session, @approver_key, @tool_name, @description,
-          @input_preview, 'pending', @created_at) RETURNING *`).get(p) as PermissionRow;
+          @input_preview, 'pending', @created_at) RETURNING *`,
+      ).get(p) as PermissionRow;
     });
   }
 
   pendingPermission(requesterKey: string, requestId: string): Promise<PermissionRow | undefined> {
-    return this.c.read(() => this.sql(`SELECT * FROM permissions WHERE requester_key = ? AND request_id = ? AND state = 'pending'`)
-      .get(requesterKey, requestId) as PermissionRow | undefined);
+    return this.c.read(
+      () =>
+        this.sql(`SELECT * FROM permissions WHERE requester_key = ? AND request_id = ? AND state = 'pending'`).get(
+          requesterKey,
+          requestId,
+        ) as PermissionRow | undefined,
+    );
   }
 
   decidePermission(id: number, behavior: Behavior, by: string, kind: SenderKind, at: number): Promise<boolean> {
-    return this.c.write(() => this.sql(`UPDATE permissions SET state = ?, decided_by = ?, decided_kind = ?, decided_at = ?
-        WHERE id = ? AND state = 'pending'`).run(behavior, by, kind, at, id).changes === 1);
+    return this.c.write(
+      () =>
+        this.sql(
+          `UPDATE permissions SET state = ?, decided_by = ?, decided_kind = ?, decided_at = ?
+        WHERE id = ? AND state = 'pending'`,
+        ).run(behavior, by, kind, at, id).changes === 1,
+    );
   }
 
   verdictsToNotify(requesterSession: string): Promise<PermissionRow[]> {
-    return this.c.read(() => this.sql(`SELECT * FROM permissions WHERE requester_session = ? AND state IN ('allow', 'deny')
-        AND notified_at IS NULL ORDER BY id`).all(requesterSession) as PermissionRow[]);
+    return this.c.read(
+      () =>
+        this.sql(
+          `SELECT * FROM permissions WHERE requester_session = ? AND state IN ('allow', 'deny')
+        AND notified_at IS NULL ORDER BY id`,
+        ).all(requesterSession) as PermissionRow[],
+    );
   }
 
   markVerdictNotified(id: number, at: number): Promise<void> {
-    return this.c.write(() => { this.sql('UPDATE permissions SET notified_at = ? WHERE id = ?').run(at, id); });
+    return this.c.write(() => {
+      this.sql('UPDATE permissions SET notified_at = ? WHERE id = ?').run(at, id);
+    });
   }
 
   listPermissions(pendingOnly: boolean): Promise<PermissionRow[]> {
-    return this.c.read(() => this.sql(`SELECT * FROM permissions ${pendingOnly ? `WHERE state = 'pending'` : ''} ORDER BY id DESC LIMIT 500`)
-      .all() as PermissionRow[]);
+    return this.c.read(
+      () =>
+        this.sql(
+          `SELECT * FROM permissions ${pendingOnly ? `WHERE state = 'pending'` : ''} ORDER BY id DESC LIMIT 500`,
+        ).all() as PermissionRow[],
+    );
   }
 }
