@@ -1,67 +1,15 @@
 /**
- * The page's script. It is compiled with the rest (so it is type-checked) and served inline as
- * `(${consoleClient})()`: it must stay self-contained, with no imports and no outside names.
+ * The page's script. It is compiled with the rest (so it is type-checked against the views the
+ * API serves) and served inline as `(${consoleClient})()`: at run time it must stay
+ * self-contained, with no outside names (type imports are erased).
  *
  * Message content, names and every other value from the store are data: they reach the page
  * only through text nodes and setAttribute, never innerHTML, so `<img onerror=...>` or a fake
  * `<channel>` tag in a message is shown as the text it is.
  */
-export function consoleClient(): void {
-  interface Recipient {
-    to: string;
-    state: string;
-    queued_at: string;
-    delivered_at: string | null;
-    delivered_via: string | null;
-    replied_at: string | null;
-    expired_at: string | null;
-    expire_reason: string | null;
-  }
-  interface Msg {
-    seq: number;
-    message_id: string;
-    kind: string;
-    from: string;
-    sender_kind: string;
-    to: string | null;
-    project: string | null;
-    content: string;
-    priority: string | null;
-    message_type: string | null;
-    thread_id: string | null;
-    sent_at: string;
-    expires_at: string;
-    recipients: Recipient[];
-  }
-  interface Session {
-    name: string;
-    live: boolean;
-    role: string | null;
-    project: string | null;
-    can_receive_push: boolean;
-    pending: number;
-    reserved: boolean;
-    cwd: string | null;
-    started_at: string | null;
-    last_active_at: string | null;
-  }
-  interface Approval {
-    request_id: string;
-    requester: string;
-    approver: string;
-    tool_name: string;
-    description: string;
-    input_preview: string;
-    state: string;
-    asked_at: string;
-  }
-  interface Thread {
-    thread_id: string;
-    messages: number;
-    last_at: string;
-    participants: string[];
-  }
+import type { ApprovalView as Approval, MessageView as Msg, RosterEntry as Session, ThreadView as Thread } from '../bus/views.js';
 
+export function consoleClient(): void {
   const FEED_MAX = 1000;
   const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
   type Kid = Node | string | null | undefined | false;
