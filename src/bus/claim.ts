@@ -70,6 +70,8 @@ export interface ClaimRequest {
   newSession?: NewSession;
   /** A rename: this name is released (it says what it is called now) and its queued mail follows. */
   releasing?: string;
+  /** A rename's new role and project, set in the same transaction as the name. */
+  identity?: { role: string | null; project: string | null };
   at: number;
 }
 
@@ -108,7 +110,15 @@ export function* claimPlan(req: ClaimRequest, decide: ClaimDecider, isAlive: (s:
     }
     if (d.endHolder) yield* step('endSession', d.endHolder, TAKEN_BACK, req.at);
     const source = n === 1 ? req.source : 'variant';
-    const session = yield* step('take', { sessionId: req.sessionId, display, key, source, wanted: n === 1 ? null : wanted, at: req.at });
+    const session = yield* step('take', {
+      sessionId: req.sessionId,
+      display,
+      key,
+      source,
+      wanted: n === 1 ? null : wanted,
+      at: req.at,
+      identity: req.identity,
+    });
     if (req.releasing && req.releasing !== key) yield* step('release', { fromKey: req.releasing, toKey: key, toDisplay: display });
     return { ok: true, session, variantOf: n === 1 ? undefined : wanted, tookOverFrom: d.endHolder };
   }

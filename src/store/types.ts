@@ -86,8 +86,19 @@ export interface ClaimSteps {
   insertSession(s: NewSession): void;
   candidate(key: string, exceptSession: string): CandidateState;
   endSession(id: string, reason: string, at: number): void;
-  /** Gives `sessionId` the name and records the name row (created or re-held); returns the session. */
-  take(t: { sessionId: string; display: string; key: string; source: NameSource; wanted: string | null; at: number }): SessionRow;
+  /**
+   * Gives `sessionId` the name (and, for a rename, its new role and project) and records the name
+   * row (created or re-held); returns the session.
+   */
+  take(t: {
+    sessionId: string;
+    display: string;
+    key: string;
+    source: NameSource;
+    wanted: string | null;
+    at: number;
+    identity?: { role: string | null; project: string | null };
+  }): SessionRow;
   /** A rename: the old name says what it is called now, and its queued mail follows (and is rung). */
   release(t: { fromKey: string; toKey: string; toDisplay: string }): void;
 }

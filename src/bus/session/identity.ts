@@ -118,12 +118,20 @@ export async function rename(
   const key = nameKey(name);
   if (RESERVED_NAMES.has(key)) throw new CcDmError('E_NAME_RESERVED', `"${name}" is a reserved word; pick another name.`);
   const previous = row.name!;
-  let next = row;
+  const identity = { role, project: project ?? null };
+  let next: SessionRow;
   if (key !== row.name_key) {
-    next = await claim(core, { sessionId: row.id, name, source: 'register', releasing: row.name_key!, at: core.now() }, 'register');
+    // The name, role and project change in one transaction: no moment where the store has the
+    // new name and this session still answers to the old one.
+    next = await claim(
+      core,
+      { sessionId: row.id, name, source: 'register', releasing: row.name_key!, identity, at: core.now() },
+      'register',
+    );
+  } else {
+    await core.store.updateSession(row.id, identity);
+    next = { ...row, ...identity };
   }
-  await core.store.updateSession(next.id, { role, project: project ?? null });
-  next = { ...next, role, project: project ?? null };
   const renamed = previous !== next.name;
   return {
     row: next,

@@ -363,6 +363,13 @@ export class PostgresStore implements Store {
         await c.query('UPDATE cc_dm.sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL', [at, reason, id]);
       },
       take: async (t) => {
+        if (t.identity) {
+          await c.query('UPDATE cc_dm.sessions SET role = $1, project = $2 WHERE id = $3', [
+            t.identity.role,
+            t.identity.project,
+            t.sessionId,
+          ]);
+        }
         await c.query(
           'UPDATE cc_dm.sessions SET name = $1, name_key = $2, name_source = $3, wanted_name = $4, last_active_at = $5 WHERE id = $6',
           [t.display, t.key, t.source, t.wanted, t.at, t.sessionId],

@@ -155,6 +155,8 @@ export class SqliteStore implements Store {
       this.sql('UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL').run(at, reason, id);
     },
     take: (t) => {
+      if (t.identity)
+        this.sql('UPDATE sessions SET role = ?, project = ? WHERE id = ?').run(t.identity.role, t.identity.project, t.sessionId);
       this.sql('UPDATE sessions SET name = ?, name_key = ?, name_source = ?, wanted_name = ?, last_active_at = ? WHERE id = ?').run(
         t.display,
         t.key,
