@@ -3,8 +3,8 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { sqlite } from '../support/stores.js';
-import { World, cleanEnv } from '../support/world.js';
-import { BIN } from '../../src/channel/peer.js';
+import { World } from '../support/world.js';
+import { BIN, cleanEnv } from '../../src/channel/peer.js';
 
 // SQLite-specific: runs on SQLite whatever CC_DM_TEST_STORES selects.
 
