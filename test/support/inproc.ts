@@ -170,8 +170,6 @@ export class InProcWorld {
       throw e;
     }
     session.onError = (e) => log.warn(`background: ${errorText(e)}`);
-    session.onRejoined = (previous, now) => log.warn(`this session was ended by another host (no heartbeat within the expiry); joined again, running as "${now}"${now === previous ? '' : ` (was "${previous}")`}`);
-    if (session.row.wanted_name) log.warn(`the name "${session.row.wanted_name}" is held by a live session; running as "${session.name}"`);
     const relay = { canPush: channel, relay: cfg.permissionRelay, approver: cfg.permissionApprover };
     const server = createChannelServer({
       config: cfg, log, session: () => session,
