@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// The whole suite: build, then unit and integration tests against SQLite and a throwaway
-// PostgreSQL, the console's browser tests, and the end-to-end tests with the real Claude Code.
+// The whole suite: build, then unit tests, the in-process tier (channel servers over in-memory
+// transports) and the integration tests (spawned servers and the CLI) against SQLite and a
+// throwaway PostgreSQL, the console's browser tests, and the end-to-end tests with the real
+// Claude Code.
 // A missing system package is installed where possible (apt-get as root), or the run fails
 // naming it: no suite is ever skipped silently.
 import { spawnSync } from 'node:child_process';
@@ -12,7 +14,7 @@ import { startPostgres } from './pg.mjs';
 const root = new URL('..', import.meta.url).pathname;
 const args = process.argv.slice(2);
 const only = args.filter((a) => !a.startsWith('-'));
-const suites = only.length ? only : ['unit', 'integration', 'console', 'e2e'];
+const suites = only.length ? only : ['unit', 'inproc', 'integration', 'console', 'e2e'];
 
 function files(dir) {
   const abs = join(root, 'dist', 'test', dir);
@@ -40,7 +42,7 @@ if (run('npm', ['run', '--silent', 'lint']) !== 0) {
 }
 
 const needs = new Set();
-if (suites.includes('integration') || suites.includes('unit')) needs.add('postgresql');
+if (['unit', 'inproc', 'integration'].some((s) => suites.includes(s))) needs.add('postgresql');
 if (suites.includes('console')) needs.add('chromium');
 if (suites.includes('e2e')) needs.add('tmux');
 ensurePackages([...needs]);
@@ -53,7 +55,7 @@ try {
     pg = await startPostgres();
     env.CC_DM_TEST_PG_URL = pg.url;
   }
-  const concurrency = { unit: 2, integration: 2, console: 1, e2e: 1 };
+  const concurrency = { unit: 2, inproc: 2, integration: 2, console: 1, e2e: 1 };
   for (const suite of suites) {
     const list = files(suite);
     if (list.length === 0) { console.error(`test suite "${suite}" has no test files in dist/test/${suite}`); failed++; continue; }

@@ -9,6 +9,13 @@ import { fileURLToPath } from 'node:url';
 
 export const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'cc-dm.js');
 
+/** The test's own environment without any cc-dm setting or Claude Code marker: what a child starts from. */
+export function cleanEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('CC_DM_') && k !== 'CLAUDECODE') env[k] = v;
+  return env;
+}
+
 export interface Pushed {
   content: string;
   meta: Record<string, string>;
@@ -42,8 +49,7 @@ export class Peer {
   ) {}
 
   static async start(o: PeerOptions): Promise<Peer> {
-    const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('CC_DM_') && k !== 'CLAUDECODE') env[k] = v;
+    const env = cleanEnv();
     env.CC_DM_HOME = o.home;
     if (o.name) env.CC_DM_SESSION_NAME = o.name;
     for (const [k, v] of Object.entries(o.env ?? {})) {

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { stores } from '../support/stores.js';
-import { World, until } from '../support/world.js';
+import { World } from '../support/world.js';
+import { until } from '../support/wait.js';
 import type { Peer } from '../../src/channel/peer.js';
 import { ARTIFACTS, ROOT, launchBrowser, raw, readEvents, startConsole, type ConsoleProcess } from './harness.js';
 

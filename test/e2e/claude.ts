@@ -15,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Script, Standin, startStandin, defaultScript } from './standin.js';
+import { sleep } from '../support/wait.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -50,10 +51,6 @@ function findRepoRoot(start: string): string {
 // ---------------------------------------------------------------------------------------------
 // Small utilities
 
-export function delay(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
 /**
  * Poll `check` until it returns a value other than undefined/false, or fail after timeoutMs with
  * a message naming `what`. `detail` adds context to the failure (e.g. the last log lines).
@@ -78,7 +75,7 @@ export async function waitUntil<T>(
       }
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${extra}`);
     }
-    await delay(intervalMs);
+    await sleep(intervalMs);
   }
 }
 

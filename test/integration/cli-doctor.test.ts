@@ -5,7 +5,8 @@ import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync, existsSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stores } from '../support/stores.js';
-import { World, until } from '../support/world.js';
+import { World } from '../support/world.js';
+import { until } from '../support/wait.js';
 import { doorbellDir } from '../../src/wake/unix-socket.js';
 
 for (const fx of stores()) {

@@ -5,7 +5,8 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { stores } from '../support/stores.js';
-import { World, until } from '../support/world.js';
+import { World } from '../support/world.js';
+import { until } from '../support/wait.js';
 
 const REQUEST = 'notifications/claude/channel/permission_request';
 

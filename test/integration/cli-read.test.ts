@@ -2,7 +2,8 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { stores } from '../support/stores.js';
-import { World, until } from '../support/world.js';
+import { World } from '../support/world.js';
+import { until } from '../support/wait.js';
 import type { Peer } from '../../src/channel/peer.js';
 
 for (const fx of stores()) {

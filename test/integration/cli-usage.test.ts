@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stores } from '../support/stores.js';
 import { spawnSync } from 'node:child_process';
-import { World, cleanEnv } from '../support/world.js';
-import { BIN } from '../../src/channel/peer.js';
+import { World } from '../support/world.js';
+import { BIN, cleanEnv } from '../../src/channel/peer.js';
 import { buildProgram } from '../../src/cli/main.js';
 
 const ESC = /\x1b\[/;

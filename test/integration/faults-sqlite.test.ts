@@ -6,8 +6,8 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { sqlite } from '../support/stores.js';
-import { World, cleanEnv } from '../support/world.js';
-import { BIN } from '../../src/channel/peer.js';
+import { World } from '../support/world.js';
+import { BIN, cleanEnv } from '../../src/channel/peer.js';
 
 // SQLite-specific: runs on SQLite whatever CC_DM_TEST_STORES selects.
 

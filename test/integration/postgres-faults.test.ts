@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Peer } from '../../src/channel/peer.js';
-import { sleep, tempHome, throwawayPostgres, type PgServer } from './postgres-support.js';
+import { tempHome, throwawayPostgres, type PgServer } from './postgres-support.js';
+import { sleep } from '../support/wait.js';
 
 describe('postgres: faults', () => {
   const peers: Peer[] = [];
@@ -130,11 +131,9 @@ describe('postgres: faults', () => {
     const h = tempHome();
     cleanups.push(h.cleanup);
     const { spawnSync } = await import('node:child_process');
-    const { BIN } = await import('../../src/channel/peer.js');
+    const { BIN, cleanEnv } = await import('../../src/channel/peer.js');
     const cli = (args: string[], url: string) => {
-      const env: Record<string, string> = {};
-      for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('CC_DM_') && k !== 'CLAUDECODE') env[k] = v;
-      const r = spawnSync(process.execPath, [BIN, ...args], { env: { ...env, CC_DM_HOME: h.home, CC_DM_DATABASE_URL: url }, encoding: 'utf8', timeout: 60_000 });
+      const r = spawnSync(process.execPath, [BIN, ...args], { env: { ...cleanEnv(), CC_DM_HOME: h.home, CC_DM_DATABASE_URL: url }, encoding: 'utf8', timeout: 60_000 });
       return { code: r.status, text: `${r.stdout}\n${r.stderr}` };
     };
     const wrongPassword = db.url.replace(`:${encodeURIComponent(db.password)}@`, ':Wr0ng-s3cret-pw@');

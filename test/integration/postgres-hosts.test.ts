@@ -1,13 +1,16 @@
 /**
  * PostgreSQL only: sessions on several machines. Each server gets its own CC_DM_HOST (and its
- * own CC_DM_HOME, as on separate machines); the only thing they share is the database.
+ * own CC_DM_HOME, as on separate machines); the only thing they share is the database. The rules
+ * of liveness by heartbeat (alive while fresh, expired after the expiry, the mailbox kept) are
+ * tested in-process on a clock the test moves: test/inproc/hosts.test.ts.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Peer } from '../../src/channel/peer.js';
-import { freshDatabase, sharedOrOwnServer, sleep, tempHome } from './postgres-support.js';
+import { freshDatabase, sharedOrOwnServer, tempHome } from './postgres-support.js';
+import { sleep } from '../support/wait.js';
 
 describe('postgres: several hosts', () => {
   let server: Awaited<ReturnType<typeof sharedOrOwnServer>>;
@@ -64,43 +67,6 @@ describe('postgres: several hosts', () => {
     assert.equal(laptop.pushes[0]!.meta.from_session, 'buildbox');
     const status = (await laptop.call('status', { message_id: r.body.message_id })).body;
     assert.equal(status.recipients[0].state, 'replied');
-  });
-
-  test('a remote session is alive while its heartbeat is fresh, and expires when it stops', async () => {
-    const w = await world();
-    // Heartbeat every 500 ms; another host counts a session dead 1.5 s after its last one.
-    const hb = { CC_DM_HEARTBEAT_MS: '500', CC_DM_HEARTBEAT_EXPIRY_MS: '1500' };
-    const watcher = await w.start('watcher', 'host-a', hb);
-    const worker = await w.start('worker', 'host-b', hb);
-
-    // Fresh heartbeat: the name is held, even from another host with the name in its environment.
-    await sleep(2_000); // longer than the expiry: only heartbeats keep it alive now
-    assert.ok((await watcher.call('who')).body.sessions.some((s: any) => s.name === 'worker'), 'alive while it heartbeats');
-    const twin = await w.start('worker', 'host-c', hb);
-    assert.equal((await twin.call('who')).body.you, 'worker-2', 'a live remote holder keeps its name');
-    await twin.close();
-
-    // Frozen (as a machine that lost its network): no heartbeat, so it expires.
-    process.kill(worker.pid!, 'SIGSTOP');
-    const stoppedAt = Date.now();
-    let gone = false;
-    while (!gone && Date.now() - stoppedAt < 10_000) {
-      await sleep(200);
-      gone = !(await watcher.call('who')).body.sessions.some((s: any) => s.name === 'worker');
-    }
-    assert.ok(gone, 'the frozen remote session expired');
-    const expiredAfter = Date.now() - stoppedAt;
-    assert.ok(expiredAfter >= 1_000, `not before its expiry (${expiredAfter} ms)`);
-    process.kill(worker.pid!, 'SIGKILL');
-
-    // Its mailbox stays: mail waits, and a new session with that name on another host gets it.
-    const r = await watcher.call('dm', { to: 'worker', content: 'for whoever runs as worker next' });
-    assert.equal(r.isError, false, JSON.stringify(r.body));
-    assert.equal(r.body.recipient_online, false);
-    const successor = await w.start('worker', 'host-c', hb);
-    assert.equal((await successor.call('who')).body.you, 'worker', 'the expired name is taken back at once');
-    await successor.waitFor((p) => p.pushes.length === 1, 5_000, 'the waiting mail');
-    assert.equal(successor.pushes[0]!.content, 'for whoever runs as worker next');
   });
 
   test('a session that comes back after expiring, with its name taken meanwhile, rejoins under a variant: no zombie', async () => {

@@ -14,6 +14,7 @@ import { claimPlan, claimRules } from '../../src/bus/claim.js';
 import { describeUrl, translate } from '../../src/store/postgres/connection.js';
 import type { NewSession } from '../../src/store/types.js';
 import { freshDatabase, sharedOrOwnServer, tempHome } from './postgres-support.js';
+import { sleep } from '../support/wait.js';
 
 describe('postgres: store', () => {
   let server: Awaited<ReturnType<typeof sharedOrOwnServer>>;
@@ -169,9 +170,9 @@ describe('postgres: store', () => {
         await c.query('SELECT pg_stat_clear_snapshot()');
         return Number((await c.query('SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()')).rows[0].xact_commit);
       };
-      await new Promise((r) => setTimeout(r, 1_500));
+      await sleep(1_500);
       const before = await commits();
-      await new Promise((r) => setTimeout(r, 4_000));
+      await sleep(4_000);
       const spent = await commits() - before;
       // 40 polls reading two tables each would be 80 transactions; a few forced reads remain.
       assert.ok(spent < 40, `an idle poll skips its queries (${spent} transactions in 4 s at a 100 ms poll)`);

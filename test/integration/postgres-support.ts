@@ -62,5 +62,3 @@ export function tempHome(): { home: string; cleanup(): void } {
   const home = mkdtempSync(join(tmpdir(), 'ccdm-pgt-'));
   return { home, cleanup: () => rmSync(home, { recursive: true, force: true }) };
 }
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

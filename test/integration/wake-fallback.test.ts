@@ -12,7 +12,8 @@ import { existsSync, readdirSync, unlinkSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { stores } from '../support/stores.js';
-import { World, until, exited } from '../support/world.js';
+import { World, exited } from '../support/world.js';
+import { until } from '../support/wait.js';
 import { doorbellDir } from '../../src/wake/unix-socket.js';
 import type { Peer } from '../../src/channel/peer.js';
 

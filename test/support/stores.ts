@@ -32,7 +32,8 @@ export function stores(): StoreFixture[] {
   return only ? list.filter((s) => only.includes(s.kind)) : list;
 }
 
-function postgresFixture(adminUrl: string): StoreFixture {
+/** Fresh databases on the PostgreSQL server at `adminUrl`. */
+export function postgresFixture(adminUrl: string): StoreFixture {
   return {
     kind: 'postgres',
     async fresh() {

@@ -1,4 +1,4 @@
-/** Waiting in tests: bounded, and a failure names what did not happen. */
+/** Waiting in tests: bounded, and a failure names what did not happen. The one sleep and until of the tests. */
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export { sleep };

@@ -3,7 +3,7 @@
  * as Claude Code starts them, and the real CLI. Everything is torn down after the test.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { Peer, BIN, type PeerOptions } from '../../src/channel/peer.js';
+import { Peer, BIN, cleanEnv, type PeerOptions } from '../../src/channel/peer.js';
 import type { StoreFixture } from './stores.js';
 
 export interface CliResult { code: number; stdout: string; stderr: string; json?: any }
@@ -44,14 +44,6 @@ export class World {
     await this.cleanup();
   }
 }
-
-export function cleanEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('CC_DM_') && k !== 'CLAUDECODE') env[k] = v;
-  return env;
-}
-
-export { until } from './wait.js';
 
 export function exited(pid: number): boolean {
   try { process.kill(pid, 0); return false; } catch { return true; }

@@ -1,7 +1,7 @@
 /** Units of the bus: the group commit of a session's sends (order, batching, exact results). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { sleep } from '../support/wait.js';
 import { GroupCommit } from '../../src/bus/group-commit.js';
 import type { PreparedSend, Step } from '../../src/bus/send.js';
 import type { MessageRow } from '../../src/store/types.js';
