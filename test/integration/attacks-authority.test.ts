@@ -216,6 +216,7 @@ for (const fx of stores()) {
       const s2 = await w.start('r19-b', { env: { CC_DM_REGISTER_LIMIT: '100' } });
       assert.equal((await s2.call('register', { name: 'r19-b1', role: 'x' })).isError, false);
       await probe.call('dm', { to: 'r19-b1', content: 'hello b1' });
+      await s2.waitFor((p) => p.pushes.some((m) => m.content === 'hello b1'), 10_000, 'the dm to b1, delivered before b1 is released');
       assert.equal((await s2.call('register', { name: 'r19-b2', role: 'x' })).isError, false);
       assert.equal((await s2.call('register', { name: 'r19-b3', role: 'x' })).isError, false);
       const pointer = await probe.call('dm', { to: 'r19-b1', content: 'x' });

@@ -56,7 +56,7 @@ export async function claimAtStart(core: BusCore, o: StartOptions): Promise<Sess
   if (isReservedName(wanted)) {
     throw new CcDmError(
       'E_CONFIG',
-      `CC_DM_SESSION_NAME=${wanted} reads as the human or the system; reserved are ${RESERVED_RULE}. Choose another name.`,
+      `CC_DM_SESSION_NAME=${wanted} is a reserved word: it reads as the human or the system (reserved: ${RESERVED_RULE}). Choose another name.`,
     );
   }
   const id = sessionId();
