@@ -34,6 +34,11 @@ export interface Config {
   readonly retentionDays: number;
   /** Messages a session may send per minute (a token bucket of that size). */
   readonly rateLimit: number;
+  /** register calls a session may make per minute. */
+  readonly registerLimit: number;
+  /** What one session may keep waiting in others' mailboxes: deliveries, and their bytes. */
+  readonly queueMaxMessages: number;
+  readonly queueMaxBytes: number;
   /** How long a write waits for a locked database before failing with a clear error. */
   readonly busyLimitMs: number;
   readonly logFile?: string;
@@ -134,6 +139,9 @@ export function loadConfig(env: Env = process.env): Config {
     retentionDays: int(env, 'CC_DM_RETENTION_DAYS', 30, 1, 36_500),
     busyLimitMs: int(env, 'CC_DM_BUSY_LIMIT_MS', 15_000, 100, 600_000),
     rateLimit: int(env, 'CC_DM_RATE_LIMIT', 6_000, 1, 1_000_000),
+    registerLimit: int(env, 'CC_DM_REGISTER_LIMIT', 10, 1, 10_000),
+    queueMaxMessages: int(env, 'CC_DM_QUEUE_MAX_MESSAGES', 5_000, 1, 10_000_000),
+    queueMaxBytes: int(env, 'CC_DM_QUEUE_MAX_BYTES', 32 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
     logFile: optional(env, 'CC_DM_LOG_FILE'),
     logLevel: logLevel as Config['logLevel'],
     claudeConfigDir: resolve(optional(env, 'CLAUDE_CONFIG_DIR') ?? join(homedir(), '.claude')),

@@ -20,6 +20,7 @@ const ERRORS = {
   E_FORBIDDEN: { exit: 3, http: 403 },
   E_SCOPE: { exit: 3, http: 403 },
   E_RATE: { exit: 3, http: 429 },
+  E_QUOTA: { exit: 3, http: 429 },
   E_NAME_TAKEN: { exit: 3, http: 409 },
   E_NAME_RESERVED: { exit: 3, http: 409 },
   E_NOT_FOUND: { exit: 4, http: 404 },

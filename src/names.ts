@@ -13,6 +13,22 @@ export function nameKey(name: string): string {
 /** Names nobody may hold: the human's own, and words that would read as the system. */
 export const RESERVED_NAMES = new Set(['human', 'system', 'cc-dm', 'all', 'everyone', 'broadcast']);
 
+/** Words whose whole family is reserved: the word alone or followed by a separator, in any case. */
+const RESERVED_FAMILIES = ['human', 'system', 'cc-dm', 'cc_dm', 'cc.dm', 'ccdm'];
+
+/**
+ * Whether a name reads as the human or the system: a reserved word, or a reserved family's word
+ * followed by a separator (`human.`, `Human_x`, `system-1`, `CC-DM.bot`). `humanoid` is a name.
+ */
+export function isReservedName(name: string): boolean {
+  const key = nameKey(name);
+  if (RESERVED_NAMES.has(key)) return true;
+  return RESERVED_FAMILIES.some((w) => key === w || (key.startsWith(w) && /[._-]/.test(key[w.length]!)));
+}
+
+/** What the reserved names are, for error messages. */
+export const RESERVED_RULE = `${[...RESERVED_NAMES].join(', ')}, and names starting with human, system or cc-dm followed by ".", "_" or "-"`;
+
 export function checkName(raw: string, what = 'name'): string {
   const name = raw.trim();
   if (name.length === 0) throw new CcDmError('E_INVALID', `${what} is empty: give a name such as "planner" or "backend-1".`);

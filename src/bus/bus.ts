@@ -120,9 +120,14 @@ export class Bus {
     return undefined;
   }
 
-  /** Messages matching the filter, oldest first (the newest `limit`, or those after `afterSeq`). */
+  /**
+   * Messages matching the filter, oldest first (the newest `limit`, or those after `afterSeq`).
+   * A full-text query is words (letters and digits), each matched as a word prefix: anything else
+   * in it separates words, and a query with no word, or with a NUL, is a clear E_INVALID.
+   */
   async history(filter: HistoryFilter): Promise<MessageView[]> {
-    return (await this[CORE].store.history(filter)).map(messageView);
+    const query = filter.query === undefined || filter.query.trim() === '' ? undefined : searchWords(filter.query);
+    return (await this[CORE].store.history({ ...filter, query })).map(messageView);
   }
 
   /** Threads over the most recent messages. */
@@ -170,6 +175,11 @@ export class Bus {
     return { version: await this[CORE].store.schemaVersion(), latest: LATEST_VERSION };
   }
 
+  /** The store's size on disk and the mail waiting in it. */
+  storeSize(): Promise<{ bytes: number; queued: number; queuedBytes: number }> {
+    return this[CORE].store.size(this[CORE].now());
+  }
+
   /** The doorbell addresses of live sessions (socket files still in use); dead sessions are ended on the way. */
   async openDoorbells(): Promise<Set<string>> {
     return new Set((await this[CORE].liveSessions()).map((s) => s.doorbell).filter((d): d is string => !!d));
@@ -179,6 +189,24 @@ export class Bus {
     await this[CORE].doorbell.close();
     await this[CORE].store.close();
   }
+}
+
+/** At most this many words in one search (each is one more condition). */
+const SEARCH_MAX_WORDS = 32;
+
+/** The words of a search query, joined by spaces; E_INVALID for a query with none, or with a NUL. */
+export function searchWords(query: string): string {
+  if (query.includes('\u0000')) throw new CcDmError('E_INVALID', 'the search query contains a NUL character (\\u0000): remove it.');
+  const words = query.match(/[\p{L}\p{N}]+/gu) ?? [];
+  if (words.length === 0) {
+    throw new CcDmError(
+      'E_INVALID',
+      `the search query ${JSON.stringify(query.slice(0, 40))} has no words: search for letters or digits (quotes, operators and punctuation only separate words).`,
+    );
+  }
+  if (words.length > SEARCH_MAX_WORDS)
+    throw new CcDmError('E_INVALID', `the search query has ${words.length} words; the limit is ${SEARCH_MAX_WORDS}.`);
+  return words.join(' ');
 }
 
 function liveEntry(s: SessionRow, pending: number, reserved: boolean): RosterEntry {

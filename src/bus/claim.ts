@@ -5,7 +5,7 @@
  * a backend only carries out the plan's steps.
  */
 import { CcDmError } from '../errors.js';
-import { nameKey, RESERVED_NAMES } from '../names.js';
+import { isReservedName, nameKey } from '../names.js';
 import type { CandidateState, ClaimCall, ClaimPlan, ClaimSteps, NameSource, NewSession, SessionRow } from '../store/types.js';
 
 /** A candidate as the rules see it: the name asked for, or a numbered variant tried after it was held. */
@@ -31,7 +31,7 @@ export function claimRules(source: NameSource): ClaimDecider {
     }
     if (source === 'register') {
       const display = name?.display ?? '';
-      if (name?.reserved || (name && RESERVED_NAMES.has(name.key))) {
+      if (name?.reserved || (name && isReservedName(name.key))) {
         return {
           kind: 'refuse',
           code: 'E_NAME_RESERVED',
@@ -72,6 +72,8 @@ export interface ClaimRequest {
   releasing?: string;
   /** A rename's new role and project, set in the same transaction as the name. */
   identity?: { role: string | null; project: string | null };
+  /** How the released name was taken: one taken with register, never written to, is collected. */
+  releasingSource?: NameSource | null;
   at: number;
 }
 
@@ -110,6 +112,8 @@ export function* claimPlan(req: ClaimRequest, decide: ClaimDecider, isAlive: (s:
     }
     if (d.endHolder) yield* step('endSession', d.endHolder, TAKEN_BACK, req.at);
     const source = n === 1 ? req.source : 'variant';
+    // A name taken with register, or a variant, starts with no past; the launch name keeps its own.
+    const historySince = source === 'register' || source === 'variant' ? req.at : null;
     const session = yield* step('take', {
       sessionId: req.sessionId,
       display,
@@ -118,8 +122,14 @@ export function* claimPlan(req: ClaimRequest, decide: ClaimDecider, isAlive: (s:
       wanted: n === 1 ? null : wanted,
       at: req.at,
       identity: req.identity,
+      historySince,
     });
-    if (req.releasing && req.releasing !== key) yield* step('release', { fromKey: req.releasing, toKey: key, toDisplay: display });
+    if (req.releasing && req.releasing !== key) {
+      // A launch name keeps its pointer (the human handed it out); one taken with register and
+      // never written to leaves nothing behind.
+      const collect = req.releasingSource === 'register';
+      yield* step('release', { fromKey: req.releasing, toKey: key, toDisplay: display, collect });
+    }
     return { ok: true, session, variantOf: n === 1 ? undefined : wanted, tookOverFrom: d.endHolder };
   }
   throw new CcDmError(

@@ -9,6 +9,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { SessionRow, Store } from '../store/types.js';
 import type { Doorbell } from '../wake/doorbell.js';
+import { machineId } from '../procfs.js';
 import { isSessionAlive } from './liveness.js';
 
 export type Clock = () => number;
@@ -25,8 +26,13 @@ export class BusCore {
     readonly now: Clock = Date.now,
   ) {}
 
+  /** Where this process runs: whose pids it can check (never a launch's claim). */
+  readonly machine = machineId();
+
   isAlive = (s: SessionRow): boolean =>
-    isSessionAlive(s, { host: this.config.host, heartbeatExpiryMs: this.config.heartbeatExpiryMs }, this.now());
+    // Real time: liveness is about processes and heartbeats really sent, not the bus's clock
+    // (which tests move forward to backdate mail).
+    isSessionAlive(s, { machine: this.machine, multiHost: this.store.capabilities.multiHost }, Date.now());
 
   /** Open sessions that are really alive; dead ones (killed, crashed) are marked ended on the way. */
   async liveSessions(): Promise<SessionRow[]> {

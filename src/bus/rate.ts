@@ -17,14 +17,16 @@ export class RateLimit {
     this.last = now;
   }
 
-  take(now = Date.now()): void {
+  take(now = Date.now(), what = 'messages', setting = 'CC_DM_RATE_LIMIT'): void {
     this.tokens = Math.min(this.perMinute, this.tokens + ((now - this.last) * this.perMinute) / 60_000);
     this.last = now;
     if (this.tokens < 1) {
       const waitS = Math.ceil(((1 - this.tokens) * 60) / this.perMinute);
       throw new CcDmError(
         'E_RATE',
-        `you are sending faster than ${this.perMinute} messages a minute (CC_DM_RATE_LIMIT); wait ${waitS} s and send again, or combine messages.`,
+        what === 'messages'
+          ? `you are sending faster than ${this.perMinute} messages a minute (${setting}); wait ${waitS} s and send again, or combine messages.`
+          : `more than ${this.perMinute} ${what} a minute (${setting}); wait ${waitS} s and try again.`,
       );
     }
     this.tokens -= 1;

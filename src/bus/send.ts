@@ -10,7 +10,7 @@ import type { BusCore } from './core.js';
 import { messageId } from './ids.js';
 import { answerPermission, type VerdictResult } from './relay.js';
 import { HUMAN, senderName, type Sender, type SenderName } from './sender.js';
-import { parseVerdict, TTL_DEFAULT_S, type BroadcastArgs, type DmArgs } from './validate.js';
+import { checkOrdinaryThread, parseVerdict, TTL_DEFAULT_S, type BroadcastArgs, type DmArgs } from './validate.js';
 
 export interface SendResult {
   success: true;
@@ -50,14 +50,17 @@ interface Resolved {
 }
 
 /**
- * Resolves a recipient name, or fails with the names that exist (closest first). Also returns
- * the open session holding it, not yet checked for liveness.
+ * Resolves a recipient name, or fails with the names that exist (closest first) among those the
+ * sender may reach: names of other projects are never disclosed to a tagged sender. Also
+ * returns the open session holding it, not yet checked for liveness.
  */
-async function resolve(core: BusCore, to: string, queueIfUnknown: boolean): Promise<Resolved> {
+async function resolve(core: BusCore, from: SenderName, to: string, queueIfUnknown: boolean): Promise<Resolved> {
   const display = checkName(to, 'to');
   const key = nameKey(display);
   const { name: row, holder } = await core.store.lookup(key);
   if (row?.released_to) {
+    // Where a name went is the renamed session's business: told only to senders in its scope.
+    await checkScope(core, from, key, row.project, row.display);
     throw new CcDmError(
       'E_RENAMED',
       `"${row.display}" renamed itself and is now called "${row.released_to}": send to "${row.released_to}".`,
@@ -68,7 +71,9 @@ async function resolve(core: BusCore, to: string, queueIfUnknown: boolean): Prom
   if (key === HUMAN.key)
     throw new CcDmError('E_INVALID', 'the human reads the console and the CLI log; a dm to "human" has nowhere to go.');
   if (queueIfUnknown) return { key, display, holder };
-  const names = (await core.store.listNames()).filter((n) => !n.released_to && n.key !== HUMAN.key);
+  const names = (await core.store.listNames()).filter(
+    (n) => !n.released_to && n.key !== HUMAN.key && (!from.project || n.project === from.project),
+  );
   const close = names.map((n) => ({ n: n.display, d: distance(key, n.key) })).sort((a, b) => a.d - b.d);
   // Close enough to suggest: up to 40 % of the longer name's letters differ (at least 2).
   const first = close[0];
@@ -80,20 +85,37 @@ async function resolve(core: BusCore, to: string, queueIfUnknown: boolean): Prom
         .map((c) => c.n)
         .join(', ')
     : '(none yet)';
-  throw new CcDmError('E_UNKNOWN_RECIPIENT', `no session has ever been called "${display}".${suggestion} Names that exist: ${list}.`, {
-    names: close.map((c) => c.n),
-    retryWith: 'queue_if_unknown',
-  });
+  const where = from.project ? ` in your project "${from.project}"` : '';
+  throw new CcDmError(
+    'E_UNKNOWN_RECIPIENT',
+    `no session${where} has ever been called "${display}".${suggestion} Names that exist${where}: ${list}.`,
+    {
+      names: close.map((c) => c.n),
+      retryWith: 'queue_if_unknown',
+    },
+  );
 }
 
-/** Project scoping: a tagged sender reaches its own project, or a session that wrote to it. */
+/**
+ * Project scoping: a tagged sender reaches its own project, or a session that wrote to it (since
+ * the sender took its name: a name taken with register does not inherit who wrote to it before).
+ * The error never says which project the other session is in.
+ */
 async function checkScope(core: BusCore, from: SenderName, toKey: string, toProject: string | null, toDisplay: string): Promise<void> {
   if (!from.project || toProject === from.project) return;
-  if (await core.store.hasWritten(toKey, from.key)) return;
+  if (await core.store.hasWritten(toKey, from.key, from.since)) return;
   throw new CcDmError(
     'E_SCOPE',
-    `"${toDisplay}" is outside your project "${from.project}" (its project: ${toProject ?? 'none'}). Sessions with a project tag reach only their own project, and anyone who wrote to them first.`,
+    `"${toDisplay}" is outside your project "${from.project}". Sessions with a project tag reach only their own project, and anyone who wrote to them first.`,
   );
+}
+
+/** Whether the sender's launch access lists let it reach this name (every way of sending). */
+function mayReach(from: Sender, toKey: string): boolean {
+  if (from.kind !== 'session') return true;
+  const p = from.policy;
+  if (p.dmAllowlist && !p.dmAllowlist.includes(toKey)) return false;
+  return !p.dmBlocklist?.includes(toKey);
 }
 
 function checkDmPolicy(from: Sender, toKey: string, toDisplay: string): void {
@@ -150,7 +172,7 @@ export function newMail(
  */
 export async function prepareDm(core: BusCore, from: Sender, args: DmArgs): Promise<Step<SendResult | VerdictResult>> {
   const me = senderName(from);
-  const to = await resolve(core, args.to, args.queue_if_unknown === true);
+  const to = await resolve(core, me, args.to, args.queue_if_unknown === true);
   if (to.key === me.key) throw new CcDmError('E_INVALID', `"${to.display}" is you: a dm to yourself has nowhere to go.`);
   checkDmPolicy(from, to.key, to.display);
 
@@ -159,6 +181,7 @@ export async function prepareDm(core: BusCore, from: Sender, args: DmArgs): Prom
     const perm = await core.store.pendingPermission(to.key, verdict.requestId);
     if (perm) return { run: () => answerPermission(core, from, perm, verdict.behavior) };
   }
+  checkOrdinaryThread(args.thread_id);
 
   const holder = await core.checkHolder(to.holder);
   await checkScope(core, me, to.key, holder?.project ?? to.row?.project ?? null, to.display);
@@ -166,6 +189,7 @@ export async function prepareDm(core: BusCore, from: Sender, args: DmArgs): Prom
     recipientKey: me.key,
     senderKey: to.key,
     thread_id: args.thread_id ?? null,
+    since: me.since,
   });
   return {
     mail,
@@ -197,22 +221,29 @@ export async function prepareBroadcast(
   opts: { project?: string } = {},
 ): Promise<PreparedSend<BroadcastResult>> {
   const me = senderName(from);
+  checkOrdinaryThread(args.thread_id);
   if (from.kind === 'session') {
+    // The role the human gave at launch decides, never one set later with register.
     const allowed = from.policy.broadcastAllowedRoles;
-    const role = from.session.role ? nameKey(from.session.role) : '';
-    if (allowed && !allowed.includes(role)) {
+    const launchRole = from.policy.launchRole ?? null;
+    if (allowed && !(launchRole && allowed.includes(nameKey(launchRole)))) {
       throw new CcDmError(
         'E_FORBIDDEN',
-        `broadcast is allowed only for roles ${allowed.join(', ')} (CC_DM_BROADCAST_ALLOWED_ROLES); your role is "${from.session.role ?? 'none'}". Send dms instead.`,
+        `broadcast is allowed only for roles ${allowed.join(', ')} (CC_DM_BROADCAST_ALLOWED_ROLES), as given at launch; this session was launched with role "${launchRole ?? 'none'}" (a role set with register does not count). Send dms instead.`,
       );
     }
   }
   const project = opts.project ?? me.project;
-  const live = (await core.liveSessions()).filter((s) => s.name_key && s.name_key !== me.key && (!project || s.project === project));
+  const inScope = (await core.liveSessions()).filter((s) => s.name_key && s.name_key !== me.key && (!project || s.project === project));
+  // The sender's access lists hold for broadcasts too.
+  const live = inScope.filter((s) => mayReach(from, s.name_key!));
+  const leftOut = inScope.length - live.length;
   if (live.length === 0) {
     throw new CcDmError(
-      'E_UNKNOWN_RECIPIENT',
-      `no other live session${project ? ` in project "${project}"` : ''} to broadcast to. Broadcasts reach running sessions only; dm a name to leave mail for a session that is down.`,
+      leftOut ? 'E_FORBIDDEN' : 'E_UNKNOWN_RECIPIENT',
+      leftOut
+        ? `every live session in scope is outside what this session may dm (CC_DM_DM_ALLOWLIST / CC_DM_DM_BLOCKLIST): nothing was sent.`
+        : `no other live session${project ? ` in project "${project}"` : ''} to broadcast to. Broadcasts reach running sessions only; dm a name to leave mail for a session that is down.`,
     );
   }
   const mail = newMail(
@@ -235,7 +266,11 @@ export async function prepareBroadcast(
         recipients: live.map((s) => ({ name: s.name!, can_receive_push: s.can_push })),
       };
       const blind = live.filter((s) => !s.can_push).map((s) => s.name);
-      if (blind.length) result.note = `${blind.join(', ')} cannot receive pushes: the message waits until they call their inbox tool.`;
+      const notes: string[] = [];
+      if (blind.length) notes.push(`${blind.join(', ')} cannot receive pushes: the message waits until they call their inbox tool.`);
+      if (leftOut)
+        notes.push(`${leftOut} live session(s) in scope were left out by this session's CC_DM_DM_ALLOWLIST / CC_DM_DM_BLOCKLIST.`);
+      if (notes.length) result.note = notes.join(' ');
       return result;
     },
   };

@@ -6,6 +6,8 @@ export type Sender = { kind: 'session'; session: SessionRow; policy: SenderPolic
 
 /** A session's own access rules, read from its launch environment. */
 export interface SenderPolicy {
+  /** The role given at launch (CC_DM_SESSION_ROLE): broadcast rights go by it, not by a role set later. */
+  launchRole?: string;
   broadcastAllowedRoles?: readonly string[];
   dmAllowlist?: readonly string[];
   dmBlocklist?: readonly string[];
@@ -19,10 +21,12 @@ export interface SenderName {
   key: string;
   project: string | null;
   session: string | null;
+  /** Since when the name is this sender's (a name taken with register starts with no past); null: all of it. */
+  since: number | null;
 }
 
 export function senderName(from: Sender): SenderName {
-  if (from.kind === 'human') return { name: HUMAN.name, key: HUMAN.key, project: null, session: null };
+  if (from.kind === 'human') return { name: HUMAN.name, key: HUMAN.key, project: null, session: null, since: null };
   const s = from.session;
-  return { name: s.name!, key: s.name_key!, project: s.project, session: s.id };
+  return { name: s.name!, key: s.name_key!, project: s.project, session: s.id, since: s.history_since };
 }

@@ -26,11 +26,15 @@ const content = str('content')
   })
   .describe(`The message text (at most ${CONTENT_MAX_BYTES / 1024} KiB).`);
 
+/** Relayed permission requests travel in threads `perm:<id>`: ordinary mail may not pose as one. */
+export const RELAY_THREAD_PREFIX = 'perm:';
+
 const threadId = z
   .string({ invalid_type_error: 'thread_id must be a string' })
   .regex(THREAD_RE, {
     message: 'thread_id must be 1 to 64 characters of letters, digits, ".", "_", ":" and "-" (no quotes, spaces or angle brackets)',
   })
+
   .describe('Groups messages of one conversation; reuse the thread_id of the message you answer.');
 
 const meta = {
@@ -107,6 +111,20 @@ export function parseArgs<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, raw: u
     return path && !i.message.startsWith(path) ? `${path}: ${i.message}` : i.message;
   });
   throw new CcDmError('E_INVALID', `${what}: ${parts.join('; ')}.`);
+}
+
+/**
+ * Ordinary mail (any dm or broadcast that is not a verdict) cannot travel in a relay thread, so
+ * nothing but cc-dm's own relay carries `perm:<id>` (and only the relay sets kind
+ * permission_request).
+ */
+export function checkOrdinaryThread(threadId: string | undefined): void {
+  if (threadId?.toLowerCase().startsWith(RELAY_THREAD_PREFIX)) {
+    throw new CcDmError(
+      'E_INVALID',
+      `thread_id may not start with "${RELAY_THREAD_PREFIX}": those threads belong to permission requests relayed by cc-dm itself. Use another thread_id.`,
+    );
+  }
 }
 
 /** A dm whose whole content is `yes <id>` or `no <id>` may be a permission verdict. */

@@ -12,7 +12,7 @@ import { Session } from '../bus/session/session.js';
 import { loadConfig, type Config } from '../config.js';
 import { CcDmError, isCcDmError } from '../errors.js';
 import { createLogger, errorText, type Logger } from '../log.js';
-import { doorbellDir, UnixSocketDoorbell } from '../wake/unix-socket.js';
+import { pickDoorbellDir, UnixSocketDoorbell } from '../wake/unix-socket.js';
 import { FlushingStdioServerTransport } from './flushing-stdio.js';
 import { instructions } from './instructions.js';
 import { createChannelServer } from './server.js';
@@ -35,7 +35,11 @@ async function startSession(cfg: Config, log: Logger, canPush: boolean): Promise
     bus = await openBus(cfg, { log });
     const s = await Session.start(bus, { cwd: process.cwd(), canPush, client: null });
     const store = bus.describeStore();
-    if (store.ring === 'sockets' && cfg.wake) UnixSocketDoorbell.cleanStale(doorbellDir(cfg.home), await bus.openDoorbells());
+    if (store.ring === 'sockets' && cfg.wake) {
+      // Only in a folder found private to this user: never in one someone else planted.
+      const dir = pickDoorbellDir(cfg.home).dir;
+      if (dir) UnixSocketDoorbell.cleanStale(dir, await bus.openDoorbells());
+    }
     return s;
   } catch (e) {
     await bus?.close().catch(() => {});

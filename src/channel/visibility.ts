@@ -5,34 +5,14 @@
  * `--dangerously-load-development-channels`). Other MCP clients say so by declaring the
  * `claude/channel` capability.
  */
-import { readFileSync } from 'node:fs';
 import type { PushMode } from '../config.js';
-import { parentOf } from '../bus/liveness.js';
+import { nearestClaude } from '../procfs.js';
 
 const CHANNEL_FLAGS = ['--channels', '--dangerously-load-development-channels'];
 
-function cmdline(pid: number): string[] | undefined {
-  try {
-    const raw = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    return raw.split('\0').filter(Boolean);
-  } catch {
-    return undefined;
-  }
-}
-
-function looksLikeClaude(argv: string[]): boolean {
-  return argv.slice(0, 2).some((a) => /(^|\/)claude(\.exe)?$/.test(a) || a.includes('@anthropic-ai/claude-code'));
-}
-
 /** The nearest Claude Code ancestor (a shell or npx may stand between): its argv, if any. */
 export function claudeAncestor(startPid = process.ppid, depth = 4): string[] | undefined {
-  let pid: number | undefined = startPid;
-  for (let i = 0; i < depth && pid && pid > 1; i++) {
-    const argv = cmdline(pid);
-    if (argv && looksLikeClaude(argv)) return argv;
-    pid = parentOf(pid);
-  }
-  return undefined;
+  return nearestClaude(depth, startPid)?.argv;
 }
 
 /** The channel entries named on a Claude Code command line (`server:x`, `plugin:p@m`). */

@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { startConsole } from '../console/server.js';
 import { openContext, requireHuman } from './context.js';
-import { c } from './format.js';
+import { c, visible } from './format.js';
 
 /** Opens the URL in the desktop's browser, if there is one; failing that, the printed URL is enough. */
 function openBrowser(url: string): void {
@@ -38,7 +38,9 @@ export async function runConsole(o: { port?: number; open: boolean }): Promise<v
     throw e;
   }
   console.log(`cc-dm console: ${c.bold(running.url)}`);
-  console.log(c.dim(`store ${ctx.bus.describeStore().where}. The URL carries this run's token: keep it to yourself. Ctrl-C stops.`));
+  console.log(
+    c.dim(visible(`store ${ctx.bus.describeStore().where}. The URL carries this run's token: keep it to yourself. Ctrl-C stops.`)),
+  );
   if (o.open) openBrowser(running.url);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();

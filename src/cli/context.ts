@@ -4,6 +4,7 @@ import type { Bus } from '../bus/bus.js';
 import { loadConfig, type Config } from '../config.js';
 import { CcDmError } from '../errors.js';
 import { createLogger } from '../log.js';
+import { nearestClaude } from '../procfs.js';
 
 export interface CliContext {
   cfg: Config;
@@ -17,12 +18,25 @@ export async function openContext(env?: NodeJS.ProcessEnv): Promise<CliContext> 
   return { cfg, bus, close: () => bus.close() };
 }
 
-/** Human-only commands refuse inside a Claude Code tool call: a model must not act as the human. */
+/**
+ * Human-only commands refuse inside a Claude Code tool call: a model must not act as the human.
+ * Two signs, either enough: CLAUDECODE=1 (Claude Code sets it for its tool calls), and a Claude
+ * Code process among this process's ancestors (a model can unset a variable, not its parent).
+ * What this cannot stop (README, "Security model"): a process that left Claude Code's process
+ * tree (setsid, nohup, a tmux or at job, cron, systemd-run), and any other process of this user.
+ */
 export function requireHuman(cfg: Config, what: string): void {
   if (cfg.insideClaudeCode) {
     throw new CcDmError(
       'E_HUMAN_ONLY',
       `${what} is for the human only, and this runs inside a Claude Code tool call (CLAUDECODE=1). Ask the human to run it in their own terminal, or use the dm tool.`,
+    );
+  }
+  const claude = nearestClaude();
+  if (claude) {
+    throw new CcDmError(
+      'E_HUMAN_ONLY',
+      `${what} is for the human only, and this runs under Claude Code (process ${claude.pid}: ${claude.argv.slice(0, 2).join(' ').slice(0, 80)}), even with CLAUDECODE unset. Ask the human to run it in their own terminal, or use the dm tool.`,
     );
   }
 }

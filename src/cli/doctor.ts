@@ -12,7 +12,7 @@ import type { Bus } from '../bus/bus.js';
 import { openBus } from '../bus/open.js';
 import type { Config } from '../config.js';
 import { createLogger, errorText } from '../log.js';
-import { UnixSocketDoorbell, doorbellDir } from '../wake/unix-socket.js';
+import { UnixSocketDoorbell, pickDoorbellDir } from '../wake/unix-socket.js';
 
 export type Status = 'ok' | 'warn' | 'fail';
 export interface Check {
@@ -120,6 +120,14 @@ export async function doctor(cfg: Config, o: { fix: boolean; progress?: (what: s
         add({ check: 'database file', status: 'warn', detail: `${store.where} has mode ${m}`, fix: `chmod 600 ${store.where}` });
     }
 
+    const size = await bus.storeSize();
+    const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
+    add({
+      check: 'store size',
+      status: 'ok',
+      detail: `${mib(size.bytes)}; ${size.queued} delivery(ies) waiting (${mib(size.queuedBytes)}). Each session may keep at most ${cfg.queueMaxMessages} waiting (${mib(cfg.queueMaxBytes)}); cc-dm prune deletes old history`,
+    });
+
     const roster = await bus.roster({ offline: true });
     const live = roster.filter((s) => s.live);
     add({
@@ -152,15 +160,27 @@ export async function doctor(cfg: Config, o: { fix: boolean; progress?: (what: s
       });
     else if (store.ring === 'notify') add({ check: 'doorbells', status: 'ok', detail: 'LISTEN/NOTIFY: no socket files' });
     else {
-      const dir = doorbellDir(cfg.home);
+      const place = pickDoorbellDir(cfg.home);
+      const dir = place.dir;
+      if (place.refused.length) {
+        add({
+          check: 'doorbell dir',
+          status: 'warn',
+          detail: `refused ${place.refused.join('; ')}: ${dir ? `sessions ring in ${dir} instead` : 'no private folder left, so sessions run on the fallback poll (CC_DM_POLL_MS) and mail waits up to a poll period'}`,
+          fix: 'remove the folder named above (it is not yours), then restart the sessions',
+        });
+      }
       const open = await bus.openDoorbells();
-      const files = existsSync(dir)
-        ? readdirSync(dir)
-            .filter((f) => f.endsWith('.sock'))
-            .map((f) => join(dir, f))
-        : [];
+      const files =
+        dir && existsSync(dir)
+          ? readdirSync(dir)
+              .filter((f) => f.endsWith('.sock'))
+              .map((f) => join(dir, f))
+          : [];
       const stale = files.filter((f) => !open.has(f));
-      if (stale.length && o.fix) {
+      if (!dir) {
+        /* nothing to check: said above */
+      } else if (stale.length && o.fix) {
         const removed = UnixSocketDoorbell.cleanStale(dir, open);
         const left = stale.length - removed.length;
         add({

@@ -6,18 +6,23 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RosterEntry } from '../bus/views.js';
-import { parentOf } from '../bus/liveness.js';
+import { ancestors, nearestClaude } from '../procfs.js';
 import type { CliContext } from './context.js';
 
-/** This process's ancestors, nearest first. */
-function ancestors(depth = 5): number[] {
-  const out: number[] = [];
-  for (let pid: number | undefined = process.ppid; out.length < depth && pid && pid > 1; pid = parentOf(pid)) out.push(pid);
-  return out;
+/**
+ * The processes whose session is this hook's: its ancestors up to the nearest Claude Code (the
+ * one that runs this hook), never beyond. A Claude Code nested inside another's tool call has the
+ * outer one among its ancestors too; its session, if its server is not up yet, must not be taken
+ * for this one. Without a Claude Code ancestor (another host), the nearest few.
+ */
+function ownAgents(): number[] {
+  const claude = nearestClaude();
+  const chain = ancestors(claude ? 64 : 5);
+  return claude ? chain.slice(0, chain.indexOf(claude.pid) + 1) : chain;
 }
 
 export async function findOwnSession(ctx: CliContext, waitMs: number): Promise<RosterEntry | undefined> {
-  const mine = ancestors();
+  const mine = ownAgents();
   const deadline = Date.now() + waitMs;
   for (;;) {
     const s = await ctx.bus.sessionOfAgent(mine);

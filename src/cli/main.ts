@@ -12,7 +12,7 @@ import { parseArgs, DmArgs, BroadcastArgs, PRIORITIES, MESSAGE_TYPES } from '../
 import type { HistoryFilter } from '../bus/bus.js';
 import { openContext, requireHuman, type CliContext } from './context.js';
 import { parseSince } from '../bus/time.js';
-import { c, ce, feedLine, printJson, step, table } from './format.js';
+import { c, ce, feedLine, Painted, printJson, safeJson, step, table, visible } from './format.js';
 
 /** A remedy worded for a person at the CLI (the tools word theirs for a model). */
 function withCliRemedy(e: unknown): unknown {
@@ -69,8 +69,12 @@ export function buildProgram(): Command {
       withContext(async (ctx) => {
         const rows = await ctx.bus.roster({ offline: !!o.all });
         if (o.json) return printJson(rows);
-        const push = (live: boolean, can: boolean) => (!live ? '' : can ? 'yes' : c.yellow('no (inbox)'));
-        const shown = rows.map((r) => ({ ...r, state: r.live ? c.green('live') : c.dim('down'), push: push(r.live, r.can_receive_push) }));
+        const push = (live: boolean, can: boolean) => (!live ? '' : can ? 'yes' : new Painted('no (inbox)', c.yellow));
+        const shown = rows.map((r) => ({
+          ...r,
+          state: r.live ? new Painted('live', c.green) : new Painted('down', c.dim),
+          push: push(r.live, r.can_receive_push),
+        }));
         console.log(
           table(
             shown,
@@ -121,13 +125,13 @@ export function buildProgram(): Command {
             });
         }
         if (o.json) return printJson(result);
-        if ('permission_answered' in result) return console.log(`${c.green('answered')} ${result.note}`);
+        if ('permission_answered' in result) return console.log(`${c.green('answered')} ${visible(result.note)}`);
         const to =
           'recipients' in result
             ? `${result.recipients.length} session(s): ${result.recipients.map((r) => r.name).join(', ')}`
             : `${result.to}${result.recipient_online ? '' : ' (not running: queued in its mailbox)'}`;
-        console.log(`${c.green('sent')} ${result.message_id} to ${to}`);
-        if (result.note) console.log(c.dim(result.note));
+        console.log(`${c.green('sent')} ${visible(result.message_id)} to ${visible(to)}`);
+        if (result.note) console.log(c.dim(visible(result.note)));
       }),
     );
 
@@ -143,9 +147,11 @@ export function buildProgram(): Command {
         const display = await ctx.bus.reserve(name, !o.release);
         if (o.json) return printJson({ success: true, name: display, reserved: !o.release });
         console.log(
-          o.release
-            ? `"${display}" is no longer reserved.`
-            : `"${display}" is reserved: only a session launched with CC_DM_SESSION_NAME=${display} can hold it.`,
+          visible(
+            o.release
+              ? `"${display}" is no longer reserved.`
+              : `"${display}" is reserved: only a session launched with CC_DM_SESSION_NAME=${display} can hold it.`,
+          ),
         );
       }),
     );
@@ -186,7 +192,7 @@ export function buildProgram(): Command {
           const r = await ctx.bus.humanVerdict(id, behavior, o.from);
           if (o.json) return printJson(r);
           console.log(
-            `${behavior === 'allow' ? c.green('allowed') : c.red('denied')} ${r.permission_answered.request_id} of ${r.permission_answered.requester}`,
+            `${behavior === 'allow' ? c.green('allowed') : c.red('denied')} ${visible(`${r.permission_answered.request_id} of ${r.permission_answered.requester}`)}`,
           );
         }),
       );
@@ -202,7 +208,9 @@ export function buildProgram(): Command {
         const { content: _content, ...view } = await ctx.bus.trace(id);
         if (o.json) return printJson(view);
         console.log(
-          `${view.message_id} from ${view.from} (${view.sender_kind}) at ${view.sent_at}${view.thread_id ? ` thread ${view.thread_id}` : ''}`,
+          visible(
+            `${view.message_id} from ${view.from} (${view.sender_kind}) at ${view.sent_at}${view.thread_id ? ` thread ${view.thread_id}` : ''}`,
+          ),
         );
         console.log(
           table(view.recipients as unknown as Record<string, unknown>[], [
@@ -266,7 +274,7 @@ export function buildProgram(): Command {
           thread_id: o.thread,
           project: o.project,
         };
-        const out = (m: Parameters<typeof feedLine>[0]) => console.log(o.json ? JSON.stringify(m) : feedLine(m));
+        const out = (m: Parameters<typeof feedLine>[0]) => console.log(o.json ? safeJson(m) : feedLine(m));
         const recent = o.lines > 0 ? await ctx.bus.history({ ...filter, limit: o.lines }) : [];
         recent.forEach(out);
         // Follow from the end of all history (not of the filtered part): nothing older is printed twice.
@@ -320,8 +328,8 @@ export function buildProgram(): Command {
       if (o.json) return printJson({ ok, checks });
       const mark = { ok: c.green('ok  '), warn: c.yellow('warn'), fail: c.red('FAIL') };
       for (const x of checks) {
-        console.log(`${mark[x.status]}  ${x.check.padEnd(13)} ${x.detail}`);
-        if (x.fix) console.log(`      ${''.padEnd(13)} ${c.dim(`fix: ${x.fix}`)}`);
+        console.log(`${mark[x.status]}  ${x.check.padEnd(13)} ${visible(x.detail)}`);
+        if (x.fix) console.log(`      ${''.padEnd(13)} ${c.dim(`fix: ${visible(x.fix)}`)}`);
       }
     });
 
@@ -391,7 +399,7 @@ export async function run(argv: string[]): Promise<void> {
       process.exitCode = e.exitCode === 0 ? 0 : 2;
       return;
     }
-    process.stderr.write(`${ce.red('cc-dm:')} ${errorText(e)}\n`);
+    process.stderr.write(`${ce.red('cc-dm:')} ${visible(errorText(e))}\n`);
     process.exitCode = isCcDmError(e) ? exitCode(e.code) : 1;
   }
 }

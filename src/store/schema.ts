@@ -159,6 +159,23 @@ CREATE INDEX deliveries_delivered ON deliveries(recipient_key, message_seq) WHER
 CREATE INDEX IF NOT EXISTS deliveries_delivered ON deliveries(recipient_key, message_seq) WHERE state = 'delivered';
 `,
   },
+  {
+    // Issue 13 (security). Each session records where it runs (the kernel's boot and pid
+    // namespace: whose pids it can check) and its own heartbeat expiry, so no judge's launch
+    // settings (CC_DM_HOST, CC_DM_HEARTBEAT_EXPIRY_MS) decide whether someone else is alive. A
+    // name taken with register starts with no past: history before history_since is not its own.
+    version: 3,
+    sqlite: `
+ALTER TABLE sessions ADD COLUMN machine TEXT;
+ALTER TABLE sessions ADD COLUMN heartbeat_expiry_ms INTEGER;
+ALTER TABLE sessions ADD COLUMN history_since INTEGER;
+`,
+    postgres: `
+ALTER TABLE sessions ADD COLUMN machine TEXT;
+ALTER TABLE sessions ADD COLUMN heartbeat_expiry_ms BIGINT;
+ALTER TABLE sessions ADD COLUMN history_since BIGINT;
+`,
+  },
 ];
 
 export const LATEST_VERSION: number = MIGRATIONS[MIGRATIONS.length - 1]!.version;

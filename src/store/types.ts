@@ -36,6 +36,12 @@ export interface SessionRow {
   heartbeat_at: number;
   ended_at: number | null;
   end_reason: string | null;
+  /** Where it runs: the kernel's boot and pid namespace (procfs.machineId), never a launch's claim. */
+  machine: string | null;
+  /** How long its heartbeat stays fresh, as this session itself recorded it (others judge it by this). */
+  heartbeat_expiry_ms: number | null;
+  /** A name taken with register (or a variant) starts with no past: history before this is not its own. */
+  history_since: number | null;
 }
 
 export type SessionPatch = Partial<
@@ -53,7 +59,10 @@ export const SESSION_PATCH_COLUMNS: ReadonlySet<string> = new Set([
   'project',
 ]);
 
-export type NewSession = Omit<SessionRow, 'name' | 'name_key' | 'name_source' | 'wanted_name' | 'ended_at' | 'end_reason'>;
+export type NewSession = Omit<
+  SessionRow,
+  'name' | 'name_key' | 'name_source' | 'wanted_name' | 'ended_at' | 'end_reason' | 'history_since'
+>;
 
 export interface NameRow {
   key: string;
@@ -98,9 +107,15 @@ export interface ClaimSteps {
     wanted: string | null;
     at: number;
     identity?: { role: string | null; project: string | null };
+    /** History before this time is not this session's (a name taken with register, or a variant); null keeps the past. */
+    historySince: number | null;
   }): SessionRow;
-  /** A rename: the old name says what it is called now, and its queued mail follows (and is rung). */
-  release(t: { fromKey: string; toKey: string; toDisplay: string }): void;
+  /**
+   * A rename: the old name says what it is called now, and its queued mail follows (and is rung).
+   * With `collect` (a name this session itself took with register), a released name that no
+   * message ever named and nobody reserved is deleted instead: renames leave no rows behind.
+   */
+  release(t: { fromKey: string; toKey: string; toDisplay: string; collect: boolean }): void;
 }
 
 /** The same steps as a backend with round trips runs them. */
@@ -190,6 +205,8 @@ export interface ReplyMark {
   recipientKey: string;
   senderKey: string;
   thread_id: string | null;
+  /** Only deliveries queued since then (a name taken with register does not answer its predecessor's mail). */
+  since: number | null;
 }
 
 export type Behavior = 'allow' | 'deny';
@@ -275,8 +292,12 @@ export interface Store {
   expireDue(now: number): Promise<number>;
   trace(messageId: string): Promise<Trace | undefined>;
   history(filter: HistoryFilter): Promise<Trace[]>;
-  /** Has `fromKey` ever sent `toKey` a message? (Any session may answer one that wrote to it.) */
-  hasWritten(fromKey: string, toKey: string): Promise<boolean>;
+  /** Has `fromKey` sent `toKey` a message (since `since`, when given)? (Any session may answer one that wrote to it.) */
+  hasWritten(fromKey: string, toKey: string, since?: number | null): Promise<boolean>;
+  /** What one session has waiting in others' mailboxes: queued deliveries not yet expired, and their bytes. */
+  queuedBy(sessionId: string, now: number): Promise<{ count: number; bytes: number }>;
+  /** The store's size on disk, in bytes, and the mail waiting in it. */
+  size(now: number): Promise<{ bytes: number; queued: number; queuedBytes: number }>;
   prune(before: number): Promise<{ messages: number; sessions: number }>;
 
   createPermission(p: NewPermission): Promise<PermissionRow>;

@@ -14,32 +14,94 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, unlinkSync } 
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CcDmError } from '../errors.js';
 import type { Doorbell, RingTarget } from './doorbell.js';
 
 const RING = Buffer.from([0x21]);
 
+/** The usual doorbell folder: short, under /tmp, named by the user and a hash of the home. */
 export function doorbellDir(home: string): string {
   const base = existsSync('/tmp') ? '/tmp' : tmpdir();
   const uid = process.getuid?.() ?? 0;
   return join(base, `cc-dm-${uid}`, createHash('sha256').update(home).digest('hex').slice(0, 12));
 }
 
-function ensurePrivateDir(dir: string): void {
-  const parent = join(dir, '..');
-  for (const d of [parent, dir]) {
-    mkdirSync(d, { recursive: true, mode: 0o700 });
-    const st = lstatSync(d);
-    if (!st.isDirectory() || st.isSymbolicLink() || (process.getuid && st.uid !== process.getuid())) {
-      throw new CcDmError('E_FORBIDDEN', `the doorbell folder ${d} is not a private folder of this user; remove it and start again.`);
-    }
-    if ((st.mode & 0o077) !== 0) chmodSync(d, 0o700);
+/** The longest socket path: sun_path is 108 bytes with its NUL. */
+const SUN_PATH_MAX = 107;
+const SOCKET_NAME_LEN = '0123456789abcdef.sock'.length;
+
+/**
+ * Where a doorbell may be, in order: the usual folder under /tmp, then a folder inside the home
+ * itself (0700 by construction) when its path is short enough. Every process of this user and
+ * home computes the same list, and rings only sockets inside it (never a path a row names
+ * elsewhere).
+ */
+export function doorbellDirs(home: string): string[] {
+  return [doorbellDir(home), join(home, 'doorbells')].filter((d) => Buffer.byteLength(d) + 1 + SOCKET_NAME_LEN <= SUN_PATH_MAX);
+}
+
+/** Why a folder is not (or cannot be made) a private folder of this user; undefined when it is one. */
+function privateDirProblem(d: string, create: boolean): string | undefined {
+  try {
+    if (create) mkdirSync(d, { mode: 0o700 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') return `cannot be created (${(e as Error).message})`;
   }
+  let st;
+  try {
+    st = lstatSync(d);
+  } catch (e) {
+    return `cannot be read (${(e as Error).message})`;
+  }
+  if (st.isSymbolicLink()) return 'is a symbolic link';
+  if (!st.isDirectory()) return 'is not a folder';
+  if (process.getuid && st.uid !== process.getuid()) return `belongs to another user (uid ${st.uid})`;
+  if ((st.mode & 0o077) !== 0) {
+    try {
+      chmodSync(d, 0o700);
+    } catch (e) {
+      return `is open to others and cannot be made private (${(e as Error).message})`;
+    }
+  }
+  return undefined;
+}
+
+/** A folder and its parent, each made (or found) private to this user, never followed through a link. */
+function ensurePrivateDir(dir: string): string | undefined {
+  for (const d of [join(dir, '..'), dir]) {
+    const problem = privateDirProblem(d, true);
+    if (problem) return `${d} ${problem}`;
+  }
+  return undefined;
+}
+
+export interface DoorbellPlace {
+  /** The folder in use; undefined: none could be used, and sessions run on the fallback poll. */
+  dir?: string;
+  /** Folders passed over, and why (for doctor and the log). */
+  refused: string[];
+}
+
+/**
+ * Picks the first candidate folder that is (or can be made) private to this user. A folder
+ * planted by someone else is passed over, never used and never a reason to stop: with none left,
+ * the session runs on its fallback poll.
+ */
+export function pickDoorbellDir(home: string): DoorbellPlace {
+  const refused: string[] = [];
+  for (const d of doorbellDirs(home)) {
+    const problem = ensurePrivateDir(d);
+    if (!problem) return { dir: d, refused };
+    refused.push(problem);
+  }
+  return { refused };
 }
 
 export class UnixSocketDoorbell implements Doorbell {
   private server?: Server;
   private path?: string;
+  private place?: DoorbellPlace;
+  /** Every folder a doorbell of this home may be in: rings go only there. */
+  private readonly dirs: string[];
   /** Connections this session accepted (closed when it stops, or the server would wait for them). */
   private readonly accepted = new Set<Socket>();
   /** Connections to other sessions' doorbells, by address. */
@@ -47,15 +109,34 @@ export class UnixSocketDoorbell implements Doorbell {
   /** Doorbells to ring at the end of this turn of the event loop. */
   private readonly due = new Set<string>();
 
-  constructor(private readonly dir: string) {}
+  constructor(
+    private readonly home: string,
+    private readonly onWarning: (message: string) => void = () => {},
+  ) {
+    this.dirs = doorbellDirs(home);
+  }
 
-  addressFor(sessionId: string): string {
-    return join(this.dir, `${sessionId.slice(0, 16)}.sock`);
+  /** The folder this process uses (picked once, made private on the way). */
+  where(): DoorbellPlace {
+    if (!this.place) {
+      this.place = pickDoorbellDir(this.home);
+      if (this.place.refused.length) {
+        this.onWarning(
+          `doorbell folder refused: ${this.place.refused.join('; ')}. ${this.place.dir ? `Using ${this.place.dir} instead.` : 'No private folder left: this session runs on the fallback poll (CC_DM_POLL_MS).'}`,
+        );
+      }
+    }
+    return this.place;
+  }
+
+  addressFor(sessionId: string): string | null {
+    const dir = this.where().dir;
+    return dir ? join(dir, `${sessionId.slice(0, 16)}.sock`) : null;
   }
 
   async listen(sessionId: string, _nameKeyOf: () => string | null, onRing: () => void): Promise<void> {
-    ensurePrivateDir(this.dir);
     const path = this.addressFor(sessionId);
+    if (!path) return; // no private folder: the poll delivers
     if (existsSync(path)) unlinkSync(path); // ours by construction: the id is fresh
     const server = createServer((sock) => {
       this.accepted.add(sock);
@@ -86,7 +167,7 @@ export class UnixSocketDoorbell implements Doorbell {
    */
   ring(sessions: readonly RingTarget[]): void {
     const first = this.due.size === 0;
-    for (const s of sessions) if (s.doorbell?.startsWith(this.dir)) this.due.add(s.doorbell);
+    for (const s of sessions) if (s.doorbell && this.dirs.some((d) => s.doorbell!.startsWith(d + '/'))) this.due.add(s.doorbell);
     if (first && this.due.size > 0) process.nextTick(() => this.flush());
   }
 

@@ -7,7 +7,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { stores } from '../support/stores.js';
-import { World, exited, until } from '../support/world.js';
+import { World, exited } from '../support/world.js';
+import { until } from '../support/wait.js';
 import type { Peer } from '../../src/channel/peer.js';
 
 const NO_POLL = { CC_DM_POLL_MS: '60000' };

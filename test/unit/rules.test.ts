@@ -6,6 +6,7 @@ import { DmArgs, parseArgs, parseVerdict } from '../../src/bus/validate.js';
 import { claimRules } from '../../src/bus/claim.js';
 import { loadConfig } from '../../src/config.js';
 import { isSessionAlive, processStart } from '../../src/bus/liveness.js';
+import { machineId } from '../../src/procfs.js';
 import { ftsQuery } from '../../src/store/sqlite/fts.js';
 import { envelope } from '../../src/bus/session/delivery.js';
 import { hasChannelFlag } from '../../src/channel/visibility.js';
@@ -39,7 +40,8 @@ test('verdicts: whole content "yes <id>" or "no <id>", any case, spaces ignored'
 const session = (over: Partial<SessionRow> = {}): SessionRow => ({
   id: 's1', name: 'n', name_key: 'n', name_source: 'env', wanted_name: null, role: null, project: null, cwd: '/', host: 'h',
   pid: process.pid, ppid: process.ppid, pid_start: null, ppid_start: null, can_push: true, client: null, doorbell: null,
-  started_at: 0, last_active_at: 0, heartbeat_at: 0, ended_at: null, end_reason: null, ...over,
+  started_at: 0, last_active_at: 0, heartbeat_at: 0, ended_at: null, end_reason: null, machine: null, heartbeat_expiry_ms: null,
+  history_since: null, ...over,
 });
 const name = (over: Partial<NameRow> = {}): NameRow => ({ key: 'n', display: 'n', project: null, role: null, reserved: false, released_to: null, created_at: 0, last_held_at: 0, ...over });
 const alive = () => true;
@@ -73,14 +75,19 @@ test('configuration is read once, validated, frozen', () => {
   assert.throws(() => loadConfig({ CC_DM_HEARTBEAT_MS: '1000', CC_DM_HEARTBEAT_EXPIRY_MS: '1500' }), /CC_DM_HEARTBEAT_EXPIRY_MS/);
 });
 
-test('liveness: this process is alive, a wrong start time or a dead pid is not, remote sessions by heartbeat', () => {
-  const policy = { host: 'h', heartbeatExpiryMs: 30_000 };
+test('liveness: this process is alive, a wrong start time or a dead pid is not; elsewhere by its own recorded heartbeat', () => {
+  const policy = { machine: machineId(), multiHost: false };
   assert.equal(isSessionAlive(session({ pid_start: processStart(process.pid), ppid_start: processStart(process.ppid) }), policy), true);
   assert.equal(isSessionAlive(session({ pid_start: 'not-the-start' }), policy), false, 'a reused pid is not the holder');
   assert.equal(isSessionAlive(session({ pid: 2 ** 22 + 1 }), policy), false);
   assert.equal(isSessionAlive(session({ ended_at: 1 }), policy), false);
-  assert.equal(isSessionAlive(session({ host: 'other', heartbeat_at: Date.now() - 1000 }), policy), true);
-  assert.equal(isSessionAlive(session({ host: 'other', heartbeat_at: Date.now() - 60_000 }), policy), false);
+  // CC_DM_HOST is a label: a row here with another host is still judged by its process.
+  assert.equal(isSessionAlive(session({ host: 'other', machine: machineId(), heartbeat_at: 0 }), policy), true);
+  // Elsewhere: by the expiry the session recorded, never the judge's.
+  const elsewhere = { machine: 'another-boot/1', heartbeat_expiry_ms: 30_000 };
+  assert.equal(isSessionAlive(session({ ...elsewhere, heartbeat_at: Date.now() - 20_000 }), { ...policy, multiHost: true }), true);
+  assert.equal(isSessionAlive(session({ ...elsewhere, heartbeat_at: Date.now() - 60_000 }), { ...policy, multiHost: true }), false);
+  assert.equal(isSessionAlive(session({ ...elsewhere, heartbeat_expiry_ms: 1, heartbeat_at: Date.now() - 500 }), { ...policy, multiHost: true }), true, 'the floor');
 });
 
 test('envelope: the sender\'s fields first, the bus\'s written over them', () => {
@@ -92,7 +99,7 @@ test('envelope: the sender\'s fields first, the bus\'s written over them', () =>
 });
 
 test('full-text queries are quoted word prefixes; channel flags are read from argv; credentials are scrubbed', () => {
-  assert.equal(ftsQuery('foo "bar" NEAR(x'), '"foo"* "bar"* "NEAR(x"*');
+  assert.equal(ftsQuery('foo "bar" NEAR(x'), '"foo"* "bar"* "NEAR"* "x"*', 'words as words: no FTS5 syntax survives');
   assert.equal(hasChannelFlag(['claude', '--dangerously-load-development-channels', 'server:x']), true);
   assert.equal(hasChannelFlag(['claude', '--channels=plugin:cc-dm@cc-dm']), true);
   assert.equal(hasChannelFlag(['claude', '--model', 'x']), false);

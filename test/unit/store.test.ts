@@ -9,7 +9,7 @@ import type { NameSource, NewMessage, NewSession, Recipient, Store } from '../..
 
 const newSession = (id: string, over: Partial<NewSession> = {}): NewSession => ({
   id, role: null, project: null, cwd: '/', host: 'h', pid: process.pid, ppid: process.ppid, pid_start: null, ppid_start: null,
-  can_push: true, client: null, doorbell: null, started_at: Date.now(), last_active_at: Date.now(), heartbeat_at: Date.now(), ...over,
+  can_push: true, client: null, doorbell: null, started_at: Date.now(), last_active_at: Date.now(), heartbeat_at: Date.now(), machine: null, heartbeat_expiry_ms: null, ...over,
 });
 let n = 0;
 const msg = (from: string, over: Partial<NewMessage> = {}): NewMessage => {
@@ -94,7 +94,7 @@ for (const fx of stores()) {
       // A reply in a batch marks what its recipient had delivered, as a reply alone would.
       await store.markDelivered(rows[0]!.seq, 'grcv', 'sg', 'push', Date.now());
       await store.insertMessages([
-        { message: msg('grcv'), recipients: [{ key: 'gx', display: 'gx' }], reply: { recipientKey: 'grcv', senderKey: 'gx', thread_id: null } },
+        { message: msg('grcv'), recipients: [{ key: 'gx', display: 'gx' }], reply: { recipientKey: 'grcv', senderKey: 'gx', thread_id: null, since: null } },
       ]);
       assert.equal((await store.trace(rows[0]!.id))!.deliveries[0]!.state, 'replied');
       assert.equal((await store.trace(rows[1]!.id))!.deliveries[0]!.state, 'queued');

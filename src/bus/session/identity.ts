@@ -6,12 +6,12 @@
 import { randomBytes } from 'node:crypto';
 import { basename } from 'node:path';
 import { CcDmError } from '../../errors.js';
-import { checkName, checkProject, checkRole, nameKey, RESERVED_NAMES } from '../../names.js';
+import { checkName, checkProject, checkRole, isReservedName, nameKey, RESERVED_RULE } from '../../names.js';
 import type { NameSource, NewSession, SessionRow } from '../../store/types.js';
 import { claimPlan, claimRules, type ClaimRequest } from '../claim.js';
 import type { BusCore } from '../core.js';
 import { sessionId } from '../ids.js';
-import { processStart } from '../liveness.js';
+import { machineId, processStart } from '../../procfs.js';
 
 export interface StartOptions {
   cwd: string;
@@ -33,11 +33,13 @@ export interface RegisterResult {
 }
 
 function autoName(cwd: string): string {
-  const base =
+  let base =
     basename(cwd)
       .replace(/[^A-Za-z0-9._-]/g, '-')
       .replace(/^[^A-Za-z0-9]+/, '')
       .slice(0, 40) || 'session';
+  // A folder called "human" or "system-x" must not give a name that reads as the human or the system.
+  if (isReservedName(`${base}-x`)) base = `session-${base}`;
   return `${base}-${randomBytes(2).toString('hex')}`;
 }
 
@@ -51,10 +53,10 @@ async function claim(core: BusCore, req: ClaimRequest, source: NameSource): Prom
 export async function claimAtStart(core: BusCore, o: StartOptions): Promise<SessionRow> {
   const cfg = core.config;
   const wanted = cfg.sessionName ?? autoName(o.cwd);
-  if (RESERVED_NAMES.has(nameKey(wanted))) {
+  if (isReservedName(wanted)) {
     throw new CcDmError(
       'E_CONFIG',
-      `CC_DM_SESSION_NAME=${wanted} is a reserved word (${[...RESERVED_NAMES].join(', ')}); choose another name.`,
+      `CC_DM_SESSION_NAME=${wanted} is a reserved word: it reads as the human or the system (reserved: ${RESERVED_RULE}). Choose another name.`,
     );
   }
   const id = sessionId();
@@ -77,7 +79,9 @@ export async function claimAtStart(core: BusCore, o: StartOptions): Promise<Sess
     doorbell: core.doorbell.addressFor(id),
     started_at: now,
     last_active_at: now,
-    heartbeat_at: now,
+    heartbeat_at: Date.now(),
+    machine: machineId(),
+    heartbeat_expiry_ms: cfg.heartbeatExpiryMs,
   };
   return claim(core, { sessionId: id, name: wanted, source, newSession, at: now }, source);
 }
@@ -89,7 +93,7 @@ export async function claimAtStart(core: BusCore, o: StartOptions): Promise<Sess
  * again as a new session, under the launch rules: its name if nobody took it, else a variant.
  */
 export async function rejoin(core: BusCore, row: SessionRow): Promise<SessionRow> {
-  const { name, name_key: _k, name_source: _s, wanted_name: _w, ended_at: _e, end_reason: _r, ...rest } = row;
+  const { name, name_key: _k, name_source: _s, wanted_name: _w, ended_at: _e, end_reason: _r, history_since: _h, ...rest } = row;
   const id = sessionId();
   const now = core.now();
   const source: NameSource = row.name_source === 'variant' ? (core.config.sessionName ? 'env' : 'auto') : (row.name_source ?? 'auto');
@@ -100,23 +104,38 @@ export async function rejoin(core: BusCore, row: SessionRow): Promise<SessionRow
       name: row.wanted_name ?? name!,
       source,
       at: now,
-      newSession: { ...rest, id, doorbell: core.doorbell.addressFor(id), started_at: now, last_active_at: now, heartbeat_at: now },
+      newSession: { ...rest, id, doorbell: core.doorbell.addressFor(id), started_at: now, last_active_at: now, heartbeat_at: Date.now() },
     },
     'env',
   );
 }
 
-/** The register tool: a new name (the old one is released) and/or a role and project. */
+/**
+ * The register tool: a new name (the old one is released) and/or a role and project. What the
+ * human set at launch binds: a project from CC_DM_SESSION_PROJECT cannot be changed (that would
+ * leave its scope), and the launch role alone decides whether this session may broadcast.
+ */
 export async function rename(
   core: BusCore,
   row: SessionRow,
   args: { name: string; role: string; project?: string },
+  /** Called once the arguments are valid, before the store is touched (the rate limit). */
+  admit: () => void = () => {},
 ): Promise<{ row: SessionRow; result: RegisterResult }> {
   const name = checkName(args.name);
   const role = checkRole(args.role);
   const project = args.project !== undefined ? checkProject(args.project) : row.project;
+  const launchProject = core.config.project;
+  if (launchProject && project !== launchProject) {
+    throw new CcDmError(
+      'E_FORBIDDEN',
+      `this session's project "${launchProject}" was set at launch (CC_DM_SESSION_PROJECT) and cannot be changed with register; leave project out, or give "${launchProject}".`,
+    );
+  }
+  admit();
   const key = nameKey(name);
-  if (RESERVED_NAMES.has(key)) throw new CcDmError('E_NAME_RESERVED', `"${name}" is a reserved word; pick another name.`);
+  if (isReservedName(key))
+    throw new CcDmError('E_NAME_RESERVED', `"${name}" reads as the human or the system (reserved: ${RESERVED_RULE}); pick another name.`);
   const previous = row.name!;
   const identity = { role, project: project ?? null };
   let next: SessionRow;
@@ -125,7 +144,7 @@ export async function rename(
     // new name and this session still answers to the old one.
     next = await claim(
       core,
-      { sessionId: row.id, name, source: 'register', releasing: row.name_key!, identity, at: core.now() },
+      { sessionId: row.id, name, source: 'register', releasing: row.name_key!, releasingSource: row.name_source, identity, at: core.now() },
       'register',
     );
   } else {

@@ -41,11 +41,15 @@ export async function who(bus: Bus, row: SessionRow): Promise<WhoResult> {
   };
 }
 
-/** A receipt, for a message this session sent or received only. */
+/**
+ * A receipt, for a message this session sent or received only; a name taken with register (or a
+ * variant) has no past, so nothing from before it took the name.
+ */
 export async function status(bus: Bus, row: SessionRow, messageId: string): Promise<ReceiptView> {
   const v = await bus.trace(messageId);
   const involved = nameKey(v.from) === row.name_key || v.recipients.some((r) => nameKey(r.to) === row.name_key);
-  if (!involved) throw new CcDmError('E_NOT_FOUND', `no message "${messageId}" sent by or to you.`);
+  const ours = row.history_since === null || Date.parse(v.sent_at) >= row.history_since;
+  if (!involved || !ours) throw new CcDmError('E_NOT_FOUND', `no message "${messageId}" sent by or to you.`);
   const { content: _content, ...receipt } = v;
   return receipt;
 }
@@ -60,6 +64,8 @@ export async function history(
     peer: args.peer ? nameKey(checkName(args.peer, 'peer')) : undefined,
     thread_id: args.thread_id,
     query: args.query,
+    // A name taken with register starts with no past: its predecessors' conversations are not its own.
+    since: row.history_since ?? undefined,
     limit: args.limit ?? 20,
   });
   return { messages };

@@ -7,6 +7,7 @@
 import { CORE, type BusCore } from '../core.js';
 import type { Bus } from '../bus.js';
 import { GroupCommit } from '../group-commit.js';
+import { QueueQuota } from '../quota.js';
 import { RateLimit } from '../rate.js';
 import type { VerdictResult } from '../relay.js';
 import { commitSends, prepareBroadcast, prepareDm, type BroadcastResult, type SendResult } from '../send.js';
@@ -30,6 +31,8 @@ export class Session {
   private lastExpire = 0;
   private lastActiveWrite = 0;
   private readonly rate: RateLimit;
+  private readonly registerRate: RateLimit;
+  private readonly quota: QueueQuota;
   private readonly sends: GroupCommit;
   private readonly delivery: Delivery;
   private readonly core: BusCore;
@@ -47,6 +50,8 @@ export class Session {
   ) {
     this.core = bus[CORE];
     this.rate = new RateLimit(this.core.config.rateLimit, this.core.now());
+    this.registerRate = new RateLimit(this.core.config.registerLimit, this.core.now());
+    this.quota = new QueueQuota(this.core, () => this.row.id);
     this.sends = new GroupCommit((batch) => commitSends(this.core, batch));
     this.delivery = new Delivery(
       this.core,
@@ -81,7 +86,7 @@ export class Session {
 
   policy(): SenderPolicy {
     const c = this.core.config;
-    return { broadcastAllowedRoles: c.broadcastAllowedRoles, dmAllowlist: c.dmAllowlist, dmBlocklist: c.dmBlocklist };
+    return { launchRole: c.role, broadcastAllowedRoles: c.broadcastAllowedRoles, dmAllowlist: c.dmAllowlist, dmBlocklist: c.dmBlocklist };
   }
 
   sender(): Sender {
@@ -100,16 +105,17 @@ export class Session {
     const poll = setInterval(() => this.tick(), cfg.pollMs);
     poll.unref();
     this.timers.push(poll);
-    if (this.core.store.capabilities.multiHost) {
-      const hb = setInterval(() => this.heartbeat().catch((e) => this.onError(e)), cfg.heartbeatMs);
-      hb.unref();
-      this.timers.push(hb);
-    }
+    // Every store: across machines the heartbeat is liveness; on one machine it is the rule that
+    // ends a session whose process cannot be read (another user's, under hidepid).
+    const hb = setInterval(() => this.heartbeat().catch((e) => this.onError(e)), cfg.heartbeatMs);
+    hb.unref();
+    this.timers.push(hb);
   }
 
   private async heartbeat(): Promise<void> {
     const store = this.core.store;
-    await store.updateSession(this.row.id, { heartbeat_at: this.core.now() });
+    // Liveness runs on real time, not the bus's clock (which tests move to backdate mail).
+    await store.updateSession(this.row.id, { heartbeat_at: Date.now() });
     const row = await store.getSession(this.row.id);
     if (!row || row.ended_at === null || this.stopped) return;
     const previous = this.name;
@@ -159,19 +165,21 @@ export class Session {
   // --- tools ----------------------------------------------------------------------------------
 
   async register(args: { name: string; role: string; project?: string }): Promise<RegisterResult> {
-    const r = await rename(this.core, this.row, args);
+    const r = await rename(this.core, this.row, args, () =>
+      this.registerRate.take(this.core.now(), 'register calls', 'CC_DM_REGISTER_LIMIT'),
+    );
     this.row = r.row;
     return r.result;
   }
 
   dm(args: DmArgs): Promise<SendResult | VerdictResult> {
     this.rate.take(this.core.now());
-    return this.sends.submit(() => prepareDm(this.core, this.sender(), args));
+    return this.sends.submit(async () => this.quota.admit(await prepareDm(this.core, this.sender(), args)));
   }
 
   broadcast(args: BroadcastArgs): Promise<BroadcastResult> {
     this.rate.take(this.core.now());
-    return this.sends.submit(() => prepareBroadcast(this.core, this.sender(), args));
+    return this.sends.submit(async () => this.quota.admit(await prepareBroadcast(this.core, this.sender(), args)));
   }
 
   who(): Promise<reads.WhoResult> {

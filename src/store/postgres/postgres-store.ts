@@ -114,9 +114,9 @@ function insertStatement({ message: m, recipients, reply }: NewMail): { sql: str
   ];
   let replied = '';
   if (reply) {
-    args.push(reply.recipientKey, reply.senderKey, reply.thread_id);
+    args.push(reply.recipientKey, reply.senderKey, reply.thread_id, reply.since ?? 0);
     replied = `, replied AS (UPDATE cc_dm.deliveries SET state = 'replied', replied_at = $13
-        WHERE recipient_key = $17 AND state = 'delivered' AND message_seq IN
+        WHERE recipient_key = $17 AND state = 'delivered' AND queued_at >= $20 AND message_seq IN
           (SELECT seq FROM cc_dm.messages WHERE from_key = $18 AND ($19::text IS NULL OR thread_id = $19)))`;
   }
   const sql = `WITH msg AS (INSERT INTO cc_dm.messages (id, kind, from_name, from_key, from_session, sender_kind, to_name, project,
@@ -327,8 +327,8 @@ export class PostgresStore implements Store {
         // ON CONFLICT: a retry after an ambiguous commit finds its own row already there.
         await c.query(
           `INSERT INTO cc_dm.sessions (id, role, project, cwd, host, pid, ppid, pid_start, ppid_start, can_push, client,
-            doorbell, started_at, last_active_at, heartbeat_at)
-          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (id) DO NOTHING`,
+            doorbell, started_at, last_active_at, heartbeat_at, machine, heartbeat_expiry_ms)
+          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT (id) DO NOTHING`,
           [
             s.id,
             s.role,
@@ -345,6 +345,8 @@ export class PostgresStore implements Store {
             s.started_at,
             s.last_active_at,
             s.heartbeat_at + this.clockOffsetMs,
+            s.machine,
+            s.heartbeat_expiry_ms,
           ],
         );
       },
@@ -371,8 +373,9 @@ export class PostgresStore implements Store {
           ]);
         }
         await c.query(
-          'UPDATE cc_dm.sessions SET name = $1, name_key = $2, name_source = $3, wanted_name = $4, last_active_at = $5 WHERE id = $6',
-          [t.display, t.key, t.source, t.wanted, t.at, t.sessionId],
+          `UPDATE cc_dm.sessions SET name = $1, name_key = $2, name_source = $3, wanted_name = $4, last_active_at = $5,
+            history_since = $7 WHERE id = $6`,
+          [t.display, t.key, t.source, t.wanted, t.at, t.sessionId, t.historySince],
         );
         await c.query(
           `INSERT INTO cc_dm.names (key, display, project, role, created_at, last_held_at)
@@ -384,7 +387,16 @@ export class PostgresStore implements Store {
         return this.local((await c.query('SELECT * FROM cc_dm.sessions WHERE id = $1', [t.sessionId])).rows[0])!;
       },
       release: async (t) => {
-        await c.query('UPDATE cc_dm.names SET released_to = $1 WHERE key = $2', [t.toDisplay, t.fromKey]);
+        await c.query('UPDATE cc_dm.names SET released_to = $1 WHERE key = $2 OR lower(released_to) = $2', [t.toDisplay, t.fromKey]);
+        // A released name no message ever named, and nobody reserved, leaves nothing behind.
+        if (t.collect)
+          await c.query(
+            `DELETE FROM cc_dm.names WHERE key = $1 AND NOT reserved
+            AND NOT EXISTS (SELECT 1 FROM cc_dm.messages WHERE from_key = $1)
+            AND NOT EXISTS (SELECT 1 FROM cc_dm.deliveries WHERE recipient_key = $1)
+            AND NOT EXISTS (SELECT 1 FROM cc_dm.sessions WHERE name_key = $1 AND ended_at IS NULL)`,
+            [t.fromKey],
+          );
         // As SQLite's UPDATE OR IGNORE: a message already addressed to both names stays where it is.
         await c.query(
           `UPDATE cc_dm.deliveries d SET recipient_key = $1, recipient_name = $2 WHERE d.recipient_key = $3 AND d.state = 'queued'
@@ -592,17 +604,47 @@ export class PostgresStore implements Store {
     });
   }
 
-  hasWritten(fromKey: string, toKey: string): Promise<boolean> {
+  hasWritten(fromKey: string, toKey: string, since?: number | null): Promise<boolean> {
     return this.read(
       async (c) =>
         ((
           await c.query(
             `SELECT 1 FROM cc_dm.messages m JOIN cc_dm.deliveries d ON d.message_seq = m.seq
-        WHERE m.from_key = $1 AND d.recipient_key = $2 LIMIT 1`,
-            [fromKey, toKey],
+        WHERE m.from_key = $1 AND d.recipient_key = $2 AND m.sent_at >= $3 LIMIT 1`,
+            [fromKey, toKey, since ?? 0],
           )
         ).rowCount ?? 0) > 0,
     );
+  }
+
+  queuedBy(sessionId: string, now: number): Promise<{ count: number; bytes: number }> {
+    return this.read(async (c) => {
+      const r = (
+        await c.query(
+          `SELECT count(*)::int AS count, coalesce(sum(octet_length(m.content)), 0)::bigint AS bytes
+        FROM cc_dm.deliveries d JOIN cc_dm.messages m ON m.seq = d.message_seq
+        WHERE d.state = 'queued' AND m.expires_at > $1 AND m.from_session = $2`,
+          [now, sessionId],
+        )
+      ).rows[0];
+      return { count: r.count as number, bytes: r.bytes as number };
+    });
+  }
+
+  size(now: number): Promise<{ bytes: number; queued: number; queuedBytes: number }> {
+    return this.read(async (c) => {
+      const r = (
+        await c.query(
+          `SELECT (SELECT coalesce(sum(pg_total_relation_size(t.oid)), 0) FROM pg_class t
+            JOIN pg_namespace n ON n.oid = t.relnamespace WHERE n.nspname = '${PG_SCHEMA}' AND t.relkind = 'r')::bigint AS bytes,
+          q.n, q.b FROM (SELECT count(*)::int AS n, coalesce(sum(octet_length(m.content)), 0)::bigint AS b
+            FROM cc_dm.deliveries d JOIN cc_dm.messages m ON m.seq = d.message_seq
+            WHERE d.state = 'queued' AND m.expires_at > $1) q`,
+          [now],
+        )
+      ).rows[0];
+      return { bytes: r.bytes as number, queued: r.n as number, queuedBytes: r.b as number };
+    });
   }
 
   prune(before: number): Promise<{ messages: number; sessions: number }> {
@@ -618,6 +660,13 @@ export class PostgresStore implements Store {
         ).rowCount ?? 0;
       const sessions = (await c.query('DELETE FROM cc_dm.sessions WHERE ended_at IS NOT NULL AND ended_at < $1', [before])).rowCount ?? 0;
       await c.query(`DELETE FROM cc_dm.permissions WHERE created_at < $1 AND state != 'pending'`, [before]);
+      // Names given up by a rename, past the retention, with nothing waiting and nobody holding them.
+      await c.query(
+        `DELETE FROM cc_dm.names n WHERE n.released_to IS NOT NULL AND NOT n.reserved AND coalesce(n.last_held_at, n.created_at) < $1
+          AND NOT EXISTS (SELECT 1 FROM cc_dm.deliveries d WHERE d.recipient_key = n.key AND d.state = 'queued')
+          AND NOT EXISTS (SELECT 1 FROM cc_dm.sessions s WHERE s.name_key = n.key AND s.ended_at IS NULL)`,
+        [before],
+      );
       return { messages, sessions };
     });
   }

@@ -3,6 +3,7 @@
  * file is SQL only; the connection, its busy retry and the file's privacy are in connection.ts,
  * and every rule is the bus's.
  */
+import { statSync } from 'node:fs';
 import { CcDmError } from '../../errors.js';
 import { historyQuery, type HistoryDialect } from '../history-query.js';
 import { migrate, type MigrationTarget } from '../migrator.js';
@@ -137,9 +138,9 @@ export class SqliteStore implements Store {
     insertSession: (s) => {
       this.sql(
         `INSERT INTO sessions (id, role, project, cwd, host, pid, ppid, pid_start, ppid_start, can_push, client,
-          doorbell, started_at, last_active_at, heartbeat_at)
+          doorbell, started_at, last_active_at, heartbeat_at, machine, heartbeat_expiry_ms)
         VALUES (@id, @role, @project, @cwd, @host, @pid, @ppid, @pid_start, @ppid_start, @can_push, @client, @doorbell,
-          @started_at, @last_active_at, @heartbeat_at)`,
+          @started_at, @last_active_at, @heartbeat_at, @machine, @heartbeat_expiry_ms)`,
       ).run({ ...s, can_push: bit(s.can_push) });
     },
     candidate: (key, exceptSession) => {
@@ -157,14 +158,9 @@ export class SqliteStore implements Store {
     take: (t) => {
       if (t.identity)
         this.sql('UPDATE sessions SET role = ?, project = ? WHERE id = ?').run(t.identity.role, t.identity.project, t.sessionId);
-      this.sql('UPDATE sessions SET name = ?, name_key = ?, name_source = ?, wanted_name = ?, last_active_at = ? WHERE id = ?').run(
-        t.display,
-        t.key,
-        t.source,
-        t.wanted,
-        t.at,
-        t.sessionId,
-      );
+      this.sql(
+        'UPDATE sessions SET name = ?, name_key = ?, name_source = ?, wanted_name = ?, last_active_at = ?, history_since = ? WHERE id = ?',
+      ).run(t.display, t.key, t.source, t.wanted, t.at, t.historySince, t.sessionId);
       this.sql(
         `INSERT INTO names (key, display, project, role, created_at, last_held_at)
           SELECT ?, ?, project, role, ?, ? FROM sessions WHERE id = ?
@@ -175,6 +171,16 @@ export class SqliteStore implements Store {
     },
     release: (t) => {
       this.sql('UPDATE names SET released_to = ? WHERE key = ?').run(t.toDisplay, t.fromKey);
+      // Older names that pointed here point at the new name.
+      this.sql('UPDATE names SET released_to = ? WHERE lower(released_to) = ?').run(t.toDisplay, t.fromKey);
+      // A released name no message ever named (its queued mail not yet moved), and nobody reserved,
+      // leaves nothing behind.
+      if (t.collect)
+        this.sql(
+          `DELETE FROM names WHERE key = ? AND reserved = 0
+          AND NOT EXISTS (SELECT 1 FROM messages WHERE from_key = ?) AND NOT EXISTS (SELECT 1 FROM deliveries WHERE recipient_key = ?)
+          AND NOT EXISTS (SELECT 1 FROM sessions WHERE name_key = ? AND ended_at IS NULL)`,
+        ).run(t.fromKey, t.fromKey, t.fromKey, t.fromKey);
       // OR IGNORE: a message already addressed to both names stays where it is.
       this.sql(`UPDATE OR IGNORE deliveries SET recipient_key = ?, recipient_name = ? WHERE recipient_key = ? AND state = 'queued'`).run(
         t.toKey,
@@ -271,9 +277,9 @@ export class SqliteStore implements Store {
         if (reply) {
           this.sql(
             `UPDATE deliveries SET state = 'replied', replied_at = ?
-          WHERE recipient_key = ? AND state = 'delivered' AND message_seq IN
+          WHERE recipient_key = ? AND state = 'delivered' AND queued_at >= ? AND message_seq IN
             (SELECT seq FROM messages WHERE from_key = ? AND (? IS NULL OR thread_id = ?))`,
-          ).run(m.sent_at, reply.recipientKey, reply.senderKey, reply.thread_id, reply.thread_id);
+          ).run(m.sent_at, reply.recipientKey, reply.since ?? 0, reply.senderKey, reply.thread_id, reply.thread_id);
         }
         return { ...m, seq };
       }),
@@ -382,14 +388,44 @@ export class SqliteStore implements Store {
     });
   }
 
-  hasWritten(fromKey: string, toKey: string): Promise<boolean> {
+  hasWritten(fromKey: string, toKey: string, since?: number | null): Promise<boolean> {
     return this.c.read(
       () =>
         !!this.sql(
           `SELECT 1 FROM messages m JOIN deliveries d ON d.message_seq = m.seq
-        WHERE m.from_key = ? AND d.recipient_key = ? LIMIT 1`,
-        ).get(fromKey, toKey),
+        WHERE m.from_key = ? AND d.recipient_key = ? AND m.sent_at >= ? LIMIT 1`,
+        ).get(fromKey, toKey, since ?? 0),
     );
+  }
+
+  queuedBy(sessionId: string, now: number): Promise<{ count: number; bytes: number }> {
+    return this.c.read(
+      () =>
+        this.sql(
+          `SELECT count(*) AS count, coalesce(sum(length(CAST(m.content AS BLOB))), 0) AS bytes
+        FROM deliveries d INDEXED BY deliveries_queued JOIN messages m ON m.seq = d.message_seq
+        WHERE d.state = 'queued' AND m.expires_at > ? AND m.from_session = ?`,
+        ).get(now, sessionId) as { count: number; bytes: number },
+    );
+  }
+
+  size(now: number): Promise<{ bytes: number; queued: number; queuedBytes: number }> {
+    return this.c.read(() => {
+      const pages =
+        (this.c.db.pragma('page_count', { simple: true }) as number) * (this.c.db.pragma('page_size', { simple: true }) as number);
+      let wal = 0;
+      try {
+        wal = statSync(this.where + '-wal').size;
+      } catch {
+        /* no WAL file right now */
+      }
+      const q = this.sql(
+        `SELECT count(*) AS n, coalesce(sum(length(CAST(m.content AS BLOB))), 0) AS b
+        FROM deliveries d INDEXED BY deliveries_queued JOIN messages m ON m.seq = d.message_seq
+        WHERE d.state = 'queued' AND m.expires_at > ?`,
+      ).get(now) as { n: number; b: number };
+      return { bytes: pages + wal, queued: q.n, queuedBytes: q.b };
+    });
   }
 
   prune(before: number): Promise<{ messages: number; sessions: number }> {
@@ -401,6 +437,12 @@ export class SqliteStore implements Store {
       ).run(before).changes;
       const sessions = this.sql('DELETE FROM sessions WHERE ended_at IS NOT NULL AND ended_at < ?').run(before).changes;
       this.sql(`DELETE FROM permissions WHERE created_at < ? AND state != 'pending'`).run(before);
+      // Names given up by a rename, past the retention, with nothing waiting and nobody holding them.
+      this.sql(
+        `DELETE FROM names WHERE released_to IS NOT NULL AND reserved = 0 AND coalesce(last_held_at, created_at) < ?
+          AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.recipient_key = names.key AND d.state = 'queued')
+          AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.name_key = names.key AND s.ended_at IS NULL)`,
+      ).run(before);
       return { messages, sessions };
     });
   }
