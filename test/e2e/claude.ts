@@ -224,7 +224,7 @@ export class E2eEnv {
     };
     const json = {
       hasCompletedOnboarding: true,
-      lastOnboardingVersion: '2.1.331',
+      lastOnboardingVersion: '2.1.332',
       numStartups: 10,
       theme: 'dark',
       autoUpdates: false,
