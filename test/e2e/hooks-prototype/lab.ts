@@ -152,3 +152,31 @@ export function loadavg(): string {
 export function summary(xs: number[]): { n: number; median: number; min: number; max: number } {
   return { n: xs.length, median: Math.round(median(xs)), min: Math.round(Math.min(...xs)), max: Math.round(Math.max(...xs)) };
 }
+
+/**
+ * A scripted model that, for a user prompt containing `RUN-BUSY`, runs `steps` Bash tools one
+ * after the other (`sleep <sec>` each), then ends its turn with "Busy done.". Anything else gets
+ * "OK.". Woken turns (task notifications) get "OK." too.
+ */
+export function busyScript(sec = 3, steps = 1): import('../standin.js').Script {
+  return (r) => {
+    if (!isMainLoopRequest(r)) return { text: 'OK' };
+    const ms = (r.body?.messages ?? []) as ApiMessage[];
+    let idx = -1;
+    ms.forEach((m, i) => {
+      if (m.role === 'user' && /RUN-BUSY/.test(messageText(m)) && !/task-notification/.test(messageText(m))) idx = i;
+    });
+    if (idx < 0) return { text: 'OK.' };
+    let uses = 0;
+    for (const m of ms.slice(idx)) {
+      if (m.role === 'assistant' && typeof m.content !== 'string') uses += m.content.filter((b) => b.type === 'tool_use').length;
+    }
+    const last = ms[ms.length - 1];
+    const lastIsToolResult = last?.role === 'user' && typeof last.content !== 'string' && last.content.some((b) => b.type === 'tool_result');
+    if (uses === 0 || (lastIsToolResult && uses < steps)) {
+      return { toolUse: { name: 'Bash', input: { command: `sleep ${sec}`, description: `sleep ${sec} (step ${uses + 1})` } } };
+    }
+    if (lastIsToolResult || uses >= steps) return { text: 'Busy done.' };
+    return { text: 'OK.' };
+  };
+}

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { E2eEnv, InteractiveSession, delay, waitUntil } from '../claude.js';
 import { RecordedRequest, Script, isMainLoopRequest, messagesText, toolUses, toolResults } from '../standin.js';
-import { HooksConfig, PROTO_DIR, installTestPlugin, loadavg, mainRequests, readJsonl, startPlain, summary, trailingUserContent, writeUserSettings } from './lab.js';
+import { HooksConfig, PROTO_DIR, busyScript, installTestPlugin, loadavg, mainRequests, readJsonl, startPlain, summary, trailingUserContent, writeUserSettings } from './lab.js';
 
 const RESULTS = '/tmp/spike-results';
 
@@ -113,6 +113,322 @@ const probes: Record<string, (argv: string[]) => Promise<void>> = {
       c.note('hookLog', readJsonl(c.hookLog));
     });
   },
+};
+
+
+function plainProbeFiles(): [string, string][] {
+  return [
+    [path.join(PROTO_DIR, 'probe.mjs'), 'probe.mjs'],
+    [path.join(PROTO_DIR, 'probe-sh', 'fc-start.sh'), 'fc-start.sh'],
+    [path.join(PROTO_DIR, 'probe-sh', 'fc-hook.sh'), 'fc-hook.sh'],
+  ];
+}
+
+/** Wait for a main-loop request (from `from`) whose messages include `needle`. */
+async function waitText(s: InteractiveSession, needle: string, from = 0, timeoutMs = 30_000): Promise<RecordedRequest> {
+  return s.standin.waitForRequest((r) => isMainLoopRequest(r) && messagesText(r).includes(needle), needle, timeoutMs, from);
+}
+
+/** Wait until the session is idle: no main-loop request for `quietMs`. */
+async function quiet(s: InteractiveSession, quietMs = 1500): Promise<void> {
+  let n = s.standin.requests.length;
+  let since = Date.now();
+  for (;;) {
+    await delay(100);
+    if (s.standin.requests.length !== n) {
+      n = s.standin.requests.length;
+      since = Date.now();
+    } else if (Date.now() - since >= quietMs) return;
+  }
+}
+
+probes.filechange = async (argv: string[]) => {
+  const runs = Number(argv[0] ?? 7);
+  await withLab('filechange', async (c) => {
+    const watch = path.join(c.env.root, 'bell');
+    const late = path.join(c.env.root, 'late-bell');
+    fs.writeFileSync(watch, '');
+    const hooks: HooksConfig = {
+      SessionStart: [{ hooks: [{ type: 'command', command: 'sh "${CLAUDE_PLUGIN_ROOT}/fc-start.sh"', timeout: 10 }] }],
+      FileChanged: [{ hooks: [{ type: 'command', command: 'sh "${CLAUDE_PLUGIN_ROOT}/fc-hook.sh"', asyncRewake: true, timeout: 30, rewakeMessage: 'SPIKE:', rewakeSummary: 'spike mail' }] }],
+    };
+    await installTestPlugin(c.env, { name: 'spike', hooks, files: plainProbeFiles() });
+    const s = await startPlain(c.env, {
+      name: 'fc', identityEnv: false, env: sessionEnv(c, { SPIKE_WATCH: `${watch}:${late}` }), script: busyScript(5), allowedTools: ['Bash'],
+    });
+    await s.waitForDebug(/FileChanged: watching/, 'the FileChanged watcher', 20_000);
+    await delay(1500);
+    const lat: number[] = [];
+    const detail: unknown[] = [];
+    for (let i = 0; i < runs; i++) {
+      await quiet(s, 1000);
+      const from = s.standin.requests.length;
+      const mark = `IDLE-${i}-${Math.random().toString(36).slice(2, 8)}`;
+      const la = loadavg();
+      const t = Date.now();
+      fs.writeFileSync(watch, mark);
+      const r = await waitText(s, mark, from);
+      lat.push(r.at - t);
+      const hookT = readJsonl(c.hookLog).filter((x) => x.label === 'fc' && x.t >= t).map((x) => x.t - t);
+      detail.push({ mark, ms: Math.round(r.at - t), hookStartMs: hookT, loadavg: la });
+    }
+    c.note('idleLatency', { ...summary(lat), detail });
+    c.screens.afterIdle = s.screen();
+
+    // Burst: three overwrites 30 ms apart, then three appends 30 ms apart.
+    await quiet(s, 1000);
+    let from = s.standin.requests.length;
+    const t0 = Date.now();
+    for (const m of ['BURST-OW-1', 'BURST-OW-2', 'BURST-OW-3']) {
+      fs.writeFileSync(watch, m);
+      await delay(30);
+    }
+    await delay(4000);
+    await quiet(s, 1500);
+    c.note('burstOverwrite', {
+      requests: mainRequests(s.standin.requests, from).map((r) => ({ dt: Math.round(r.at - t0), text: trailingText(r) })),
+      hookRuns: readJsonl(c.hookLog).filter((x) => x.label === 'fc' && x.t >= t0).length,
+    });
+    from = s.standin.requests.length;
+    const t1 = Date.now();
+    fs.writeFileSync(watch, '');
+    await delay(1500);
+    for (const m of ['BURST-AP-1\n', 'BURST-AP-2\n', 'BURST-AP-3\n']) {
+      fs.appendFileSync(watch, m);
+      await delay(30);
+    }
+    await delay(4000);
+    await quiet(s, 1500);
+    c.note('burstAppend', {
+      requests: mainRequests(s.standin.requests, from).map((r) => ({ dt: Math.round(r.at - t1), text: trailingText(r) })),
+      hookRuns: readJsonl(c.hookLog).filter((x) => x.label === 'fc' && x.t >= t1).length,
+    });
+    // Three changes 700 ms apart (past the settle time).
+    from = s.standin.requests.length;
+    const t2 = Date.now();
+    for (const m of ['SPACED-1', 'SPACED-2', 'SPACED-3']) {
+      fs.writeFileSync(watch, m);
+      await delay(700);
+    }
+    await delay(3000);
+    await quiet(s, 1500);
+    c.note('spaced700', {
+      requests: mainRequests(s.standin.requests, from).map((r) => ({ dt: Math.round(r.at - t2), text: trailingText(r) })),
+      hookRuns: readJsonl(c.hookLog).filter((x) => x.label === 'fc' && x.t >= t2).length,
+    });
+
+    // Busy: a 5 s Bash tool; the file changes 1.5 s into it.
+    from = s.standin.requests.length;
+    s.type('RUN-BUSY now');
+    const toolReq = await s.standin.waitForRequest((r) => !!r.reply && 'toolUse' in r.reply, 'the Bash tool_use reply', 30_000, from);
+    await waitUntil(() => toolReq.repliedAt, 'reply written');
+    await delay(1500);
+    const tb = Date.now();
+    fs.writeFileSync(watch, 'MID-TURN-1');
+    const mid = await waitText(s, 'MID-TURN-1', from, 30_000);
+    const lastMsg = (mid.body.messages as any[])[mid.body.messages.length - 1];
+    c.note('busy', {
+      toolRepliedAt: Math.round(toolReq.repliedAt! - tb),
+      midRequestDt: Math.round(mid.at - tb),
+      midRequestLastMessage: lastMsg,
+      midHasToolResult: JSON.stringify(lastMsg).includes('tool_result'),
+    });
+    await quiet(s, 2000);
+    c.note('busyAll', mainRequests(s.standin.requests, from).map((r) => ({ dt: Math.round(r.at - tb), text: trailingText(r) })));
+
+    // Deleted, recreated; replaced by an atomic rename; a path created after start.
+    from = s.standin.requests.length;
+    const t3 = Date.now();
+    fs.unlinkSync(watch);
+    await delay(1500);
+    fs.writeFileSync(watch, 'AFTER-DELETE');
+    await delay(2500);
+    fs.writeFileSync(watch + '.tmp', 'AFTER-RENAME');
+    fs.renameSync(watch + '.tmp', watch);
+    await delay(2500);
+    fs.writeFileSync(watch + '.tmp', 'AFTER-RENAME-2');
+    fs.renameSync(watch + '.tmp', watch);
+    await delay(2500);
+    fs.writeFileSync(late, 'LATE-CREATED');
+    await delay(2500);
+    fs.writeFileSync(late, 'LATE-CHANGED');
+    await delay(3000);
+    await quiet(s, 1500);
+    c.note('replace', {
+      requests: mainRequests(s.standin.requests, from).map((r) => ({ dt: Math.round(r.at - t3), text: trailingText(r) })),
+      hookRuns: readJsonl(c.hookLog).filter((x) => x.label === 'fc' && x.t >= t3).map((x) => ({ dt: x.t - t3, event: x.input?.event, file: x.input?.file_path })),
+    });
+    c.screens.end = s.screen();
+    await s.stop();
+  });
+};
+
+/** The newest user turn's text, shortened. */
+function trailingText(r: RecordedRequest): string {
+  return JSON.stringify(trailing(r)).replace(/\[SYSTEM NOTIFICATION[\s\S]*?consent\./, '[…]').slice(0, 400);
+}
+
+
+function rssKb(pid: number): number | undefined {
+  try {
+    const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/);
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+function waiterPid(bell: string): number | undefined {
+  try {
+    const p = Number(fs.readFileSync(bell + '.waiter', 'utf8'));
+    return p && alive(p) ? p : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+probes.waiter = async (argv: string[]) => {
+  const runs = Number(argv[0] ?? 7);
+  await withLab('waiter', async (c) => {
+    const watch = path.join(c.env.root, 'bell');
+    fs.writeFileSync(watch, '');
+    const waiterCmd = 'node "${CLAUDE_PLUGIN_ROOT}/waiter.mjs"';
+    const hooks: HooksConfig = {
+      SessionStart: [{ hooks: [{ type: 'command', command: waiterCmd, asyncRewake: true, timeout: 3600, rewakeMessage: 'SPIKE:', rewakeSummary: 'spike mail' }] }],
+      Stop: [{ hooks: [{ type: 'command', command: waiterCmd, asyncRewake: true, timeout: 3600, rewakeMessage: 'SPIKE:', rewakeSummary: 'spike mail' }] }],
+    };
+    await installTestPlugin(c.env, { name: 'spike', hooks, files: [[path.join(PROTO_DIR, 'probe-sh', 'waiter.mjs'), 'waiter.mjs']] });
+    const s = await startPlain(c.env, { name: 'wt', identityEnv: false, env: sessionEnv(c, { SPIKE_WATCH: watch }), script: busyScript(5), allowedTools: ['Bash'] });
+    const lat: number[] = [];
+    const detail: unknown[] = [];
+    const rss: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      await quiet(s, 800);
+      const pid = await waitUntil(() => waiterPid(watch), 'an armed waiter', 20_000);
+      const kb = rssKb(pid);
+      if (kb) rss.push(kb);
+      const from = s.standin.requests.length;
+      const mark = `WIDLE-${i}-${Math.random().toString(36).slice(2, 8)}`;
+      const la = loadavg();
+      const t = Date.now();
+      fs.writeFileSync(watch, mark);
+      const r = await waitText(s, mark, from);
+      lat.push(r.at - t);
+      const dl = readJsonl(c.hookLog).find((x) => x.phase === 'deliver' && x.now >= t);
+      detail.push({ mark, ms: Math.round(r.at - t), waiterDeliverMs: dl ? dl.now - t : undefined, rssKb: kb, loadavg: la });
+    }
+    c.note('idleLatency', { ...summary(lat), detail });
+    c.note('waiterRssKb', summary(rss));
+    // Busy: the waiter armed by the last Stop delivers during a 5 s tool; a second message in
+    // the same turn waits for the next Stop.
+    await quiet(s, 800);
+    await waitUntil(() => waiterPid(watch), 'an armed waiter', 20_000);
+    const from = s.standin.requests.length;
+    s.type('RUN-BUSY now');
+    const toolReq = await s.standin.waitForRequest((r) => !!r.reply && 'toolUse' in r.reply, 'the Bash tool_use reply', 30_000, from);
+    await waitUntil(() => toolReq.repliedAt, 'reply written');
+    await delay(1500);
+    const tb = Date.now();
+    fs.writeFileSync(watch, 'WMID-1');
+    await delay(1000);
+    const armedDuringTurn = waiterPid(watch);
+    fs.writeFileSync(watch, 'WMID-2');
+    const mid = await waitText(s, 'WMID-1', from, 30_000);
+    const mid2 = await waitText(s, 'WMID-2', from, 30_000);
+    c.note('busy', {
+      mid1Dt: Math.round(mid.at - tb),
+      mid1LastMessages: (mid.body.messages as any[]).slice(-2).map((m) => ({ role: m.role, content: JSON.stringify(m.content).slice(0, 300) })),
+      waiterArmedAfterFirst: armedDuringTurn ?? null,
+      mid2Dt: Math.round(mid2.at - tb),
+      mid2Role: (mid2.body.messages as any[]).slice(-1)[0].role,
+    });
+    c.screens.end = s.screen();
+    // What happens to the armed waiter when the session ends.
+    const lastPid = await waitUntil(() => waiterPid(watch), 'an armed waiter', 20_000).catch(() => undefined);
+    await s.stop();
+    await delay(1500);
+    c.note('waiterAfterExit', { pid: lastPid, alive: lastPid ? alive(lastPid) : null, log: readJsonl(c.hookLog).filter((x) => x.pid === lastPid) });
+  });
+};
+
+probes.timeout = async () => {
+  await withLab('timeout', async (c) => {
+    const watch = path.join(c.env.root, 'bell');
+    fs.writeFileSync(watch, '');
+    const hooks: HooksConfig = {
+      SessionStart: [{ hooks: [{ type: 'command', command: 'node "${CLAUDE_PLUGIN_ROOT}/waiter.mjs"', asyncRewake: true, timeout: 5 }] }],
+    };
+    await installTestPlugin(c.env, { name: 'spike', hooks, files: [[path.join(PROTO_DIR, 'probe-sh', 'waiter.mjs'), 'waiter.mjs']] });
+    const s = await startPlain(c.env, { name: 'to', identityEnv: false, env: sessionEnv(c, { SPIKE_WATCH: watch }), script: okScript });
+    const pid = await waitUntil(() => waiterPid(watch), 'an armed waiter', 20_000);
+    const t = Date.now();
+    await waitUntil(() => !alive(pid), 'the waiter to end', 30_000).catch(() => undefined);
+    c.note('waiterEndedAfterMs', Date.now() - t);
+    await delay(2000);
+    fs.writeFileSync(watch, 'AFTER-TIMEOUT');
+    await delay(3000);
+    c.note('requests', mainRequests(s.standin.requests).map((r) => trailingText(r)));
+    c.note('log', readJsonl(c.hookLog));
+    c.note('debug', s.debugLog().split('\n').filter((l) => /waiter|timed out|timeout|async_hook/i.test(l)).map((l) => l.slice(0, 300)));
+    c.screens.end = s.screen();
+    await s.stop();
+  });
+};
+
+/** Q3/Q11: claude -p with hooks installed. */
+probes.headless = async (argv: string[]) => {
+  const runs = Number(argv[0] ?? 3);
+  await withLab('headless', async (c) => {
+    const watch = path.join(c.env.root, 'bell');
+    fs.writeFileSync(watch, '');
+    const variants: Record<string, HooksConfig> = {
+      none: {},
+      waiter: {
+        SessionStart: [{ hooks: [{ type: 'command', command: 'node "${CLAUDE_PLUGIN_ROOT}/waiter.mjs"', asyncRewake: true, timeout: 20 }] }],
+        Stop: [{ hooks: [{ type: 'command', command: 'node "${CLAUDE_PLUGIN_ROOT}/waiter.mjs"', asyncRewake: true, timeout: 20 }] }],
+      },
+      waiterAttendedOnly: {
+        SessionStart: [{ hooks: [{ type: 'command', command: 'node "${CLAUDE_PLUGIN_ROOT}/waiter.mjs" --attended-only', asyncRewake: true, timeout: 20 }] }],
+        Stop: [{ hooks: [{ type: 'command', command: 'node "${CLAUDE_PLUGIN_ROOT}/waiter.mjs" --attended-only', asyncRewake: true, timeout: 20 }] }],
+      },
+      filechange: {
+        SessionStart: [{ hooks: [{ type: 'command', command: 'sh "${CLAUDE_PLUGIN_ROOT}/fc-start.sh"', timeout: 10 }] }],
+        FileChanged: [{ hooks: [{ type: 'command', command: 'sh "${CLAUDE_PLUGIN_ROOT}/fc-hook.sh"', asyncRewake: true, timeout: 30 }] }],
+      },
+    };
+    const only = argv[1];
+    const results: Record<string, unknown> = {};
+    let k = 0;
+    for (const [name, hooks] of Object.entries(variants)) {
+      if (only && only !== name) continue;
+      const pname = `hl${k++}`;
+      await installTestPlugin(c.env, { name: pname, hooks, files: [...plainProbeFiles(), [path.join(PROTO_DIR, 'probe-sh', 'waiter.mjs'), 'waiter.mjs']] });
+      const times: number[] = [];
+      const detail: unknown[] = [];
+      for (let i = 0; i < runs; i++) {
+        fs.writeFileSync(watch, '');
+        try { fs.unlinkSync(watch + '.waiter'); } catch { /* none */ }
+        const la = loadavg();
+        const t = Date.now();
+        const r = await c.env.runHeadless({ name: `${name}-${i}`, identityEnv: false, prompt: 'say hi', env: sessionEnv(c, { SPIKE_WATCH: watch }), script: okScript }, 90_000);
+        const ms = Date.now() - t;
+        times.push(ms);
+        detail.push({ ms, code: r.code, stdout: r.stdout.slice(0, 200), stderr: r.stderr.slice(0, 300), loadavg: la });
+      }
+      results[name] = { ...summary(times), detail };
+      // uninstall before the next variant
+      await c.env.claudeCommand(['plugin', 'uninstall', `${pname}@${pname}`]);
+    }
+    c.note('headless', results);
+    c.note('log', readJsonl(c.hookLog).map((x) => ({ label: x.label, phase: x.phase, event: x.event, attended: x.attended, now: x.now })));
+  });
 };
 
 const which = process.argv[2];
