@@ -171,7 +171,8 @@ export function busyScript(sec = 3, steps = 1): import('../standin.js').Script {
     for (const m of ms.slice(idx)) {
       if (m.role === 'assistant' && typeof m.content !== 'string') uses += m.content.filter((b) => b.type === 'tool_use').length;
     }
-    const last = ms[ms.length - 1];
+    // The newest user message (system-role messages carrying hook context come after it).
+    const last = [...ms].reverse().find((m) => m.role !== ('system' as string));
     const lastIsToolResult = last?.role === 'user' && typeof last.content !== 'string' && last.content.some((b) => b.type === 'tool_result');
     if (uses === 0 || (lastIsToolResult && uses < steps)) {
       return { toolUse: { name: 'Bash', input: { command: `sleep ${sec}`, description: `sleep ${sec} (step ${uses + 1})` } } };
