@@ -230,6 +230,16 @@ function deliver(why) {
  */
 function reconcile(seen = '') {
   const d = mb.ensure(name);
+  const unlock = lock(d.box);
+  if (!unlock) return { confirmed: 0, requeued: 0 };
+  try {
+    return reconcileLocked(seen);
+  } finally {
+    unlock();
+  }
+}
+
+function reconcileLocked(seen) {
   const cache = new Map();
   const shown = (claim, code) => {
     if (seen.includes(code)) return 'prompt';
@@ -285,6 +295,7 @@ switch (cmd) {
     // Under `claude -p` an asyncRewake hook runs in the foreground and would hold the run.
     if (!attended) process.exit(0);
     mb.ensure(name);
+    reconcile(); // runs beside session-start: requeue a dead instance's claims here too (locked)
     if (!mb.queuedCount(name)) process.exit(0);
     deliver('start');
     break;
