@@ -3,6 +3,7 @@
 // Each probe prints what it measured as JSON and keeps its temp root (requests, hook logs,
 // screens) in /tmp/spike-results/<probe>-<time>/.
 import fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { E2eEnv, InteractiveSession, delay, waitUntil } from '../claude.js';
 import { RecordedRequest, Script, isMainLoopRequest, messagesText, toolUses, toolResults } from '../standin.js';
@@ -695,6 +696,180 @@ probes.policy = async () => {
     }
     fs.writeFileSync(settingsFile, JSON.stringify(base, null, 2));
     c.note('policy', out);
+  });
+};
+
+
+probes.replace = async () => {
+  await withLab('replace', async (c) => {
+    const res: Record<string, unknown> = {};
+    for (const rewatch of ['', '1']) {
+      const watch = path.join(c.env.root, `bell${rewatch}`);
+      fs.writeFileSync(watch, '');
+      const hooks: HooksConfig = {
+        SessionStart: [{ hooks: [{ type: 'command', command: 'sh "${CLAUDE_PLUGIN_ROOT}/fc-start.sh"', timeout: 10 }] }],
+        FileChanged: [{ hooks: [{ type: 'command', command: 'sh "${CLAUDE_PLUGIN_ROOT}/rw-hook.sh"', asyncRewake: true, timeout: 30, rewakeMessage: 'SPIKE:', rewakeSummary: 'spike mail' }] }],
+      };
+      const pname = `rp${rewatch || '0'}`;
+      await installTestPlugin(c.env, { name: pname, hooks, files: [...plainProbeFiles(), [path.join(PROTO_DIR, 'probe-sh', 'rw-hook.sh'), 'rw-hook.sh']] });
+      const s = await startPlain(c.env, { name: pname, identityEnv: false, env: sessionEnv(c, { SPIKE_WATCH: watch, SPIKE_REWATCH: rewatch }), script: okScript });
+      await s.waitForDebug(/FileChanged: watching/, 'the FileChanged watcher', 20_000);
+      await delay(1000);
+      const steps: Record<string, unknown> = {};
+      const step = async (label: string, act: () => void) => {
+        await quiet(s, 800);
+        const from = s.standin.requests.length;
+        const t = Date.now();
+        act();
+        const r = await waitText(s, label, from, 6000).catch(() => undefined);
+        steps[label] = r ? Math.round(r.at - t) : 'never arrived';
+      };
+      if (!rewatch) {
+        await step('RENAME-FIRST', () => { fs.writeFileSync(watch + '.tmp', 'RENAME-FIRST'); fs.renameSync(watch + '.tmp', watch); });
+        await step('IN-PLACE-AFTER-RENAME', () => fs.writeFileSync(watch, 'IN-PLACE-AFTER-RENAME'));
+        await step('RENAME-SECOND', () => { fs.writeFileSync(watch + '.tmp', 'RENAME-SECOND'); fs.renameSync(watch + '.tmp', watch); });
+        await step('APPEND', () => fs.appendFileSync(watch, '\nAPPEND'));
+      } else {
+        await step('BEFORE-UNLINK', () => fs.writeFileSync(watch, 'BEFORE-UNLINK'));
+        fs.unlinkSync(watch);
+        await delay(2500);
+        await step('RECREATED-AFTER-REWATCH', () => fs.writeFileSync(watch, 'RECREATED-AFTER-REWATCH'));
+        await step('CHANGED-AFTER-REWATCH', () => fs.writeFileSync(watch, 'CHANGED-AFTER-REWATCH'));
+      }
+      res[rewatch ? 'unlinkThenRewatch' : 'renames'] = { steps, hookRuns: readJsonl(c.hookLog).filter((x) => x.label === 'rw' && x.input?.file_path?.startsWith(watch)).map((x) => x.input.event + ' ' + path.basename(x.input.file_path)), debug: s.debugLog().split('\n').filter((l) => /FileChanged: (watching|change|add|unlink)/.test(l)).map((l) => l.slice(24, 160)) };
+      await s.stop();
+      await c.env.claudeCommand(['plugin', 'uninstall', `${pname}@${pname}`]);
+    }
+    c.note('replace', res);
+  });
+};
+
+probes.ending = async () => {
+  await withLab('ending', async (c) => {
+    c.env.writeClaudeJson({ messageIdleNotifThresholdMs: 60000 });
+    const p = (ev: string) => ({ hooks: [{ type: 'command' as const, command: `node "\${CLAUDE_PLUGIN_ROOT}/probe.mjs" ${ev}` }] });
+    const hooks: HooksConfig = { SessionEnd: [p('SessionEnd')], Notification: [p('Notification')], PermissionRequest: [p('PermissionRequest')], Stop: [p('Stop')] };
+    await installTestPlugin(c.env, {
+      name: 'spike', hooks, files: [...plainProbeFiles(), [path.join(PROTO_DIR, 'probe-sh', 'mcp-env.mjs'), 'mcp-env.mjs']],
+      mcpServers: { envprobe: { command: 'node', args: ['${CLAUDE_PLUGIN_ROOT}/mcp-env.mjs'] } },
+    });
+    const permScript: Script = (r) => {
+      if (!isMainLoopRequest(r)) return { text: 'OK' };
+      const ms = r.body.messages as any[];
+      const lastUser = [...ms].reverse().find((m) => m.role === 'user');
+      const t = JSON.stringify(lastUser?.content ?? '');
+      if (t.includes('tool_result')) return { text: 'Tool done.' };
+      if (t.includes('RUN-PERM')) return { toolUse: { name: 'Bash', input: { command: 'rm -f /tmp/spike-no-such-file-xyz', description: 'needs approval' } } };
+      return { text: 'OK.' };
+    };
+    const out: Record<string, unknown> = {};
+    const pidOf = (s: InteractiveSession) => Number(spawnSync('tmux', ['-S', c.env.tmuxSocket, 'display-message', '-p', '-t', s.tmuxTarget, '#{pane_pid}'], { encoding: 'utf8' }).stdout.trim());
+    // 1. a permission prompt left open for 12 s
+    {
+      const s = await startPlain(c.env, { name: 'perm', identityEnv: false, env: sessionEnv(c), script: permScript, permissionMode: 'default' });
+      const t = Date.now();
+      s.type('RUN-PERM now');
+      await delay(12000);
+      c.screens.perm = s.screen();
+      s.sendKeys('Escape');
+      await delay(1500);
+      out.permission = readJsonl(c.hookLog).filter((x) => x.phase === 'start' && x.now >= t && /Notification|PermissionRequest/.test(x.label)).map((x) => ({ label: x.label, afterTypedMs: x.now - t, type: x.input?.notification_type, message: x.input?.message }));
+      await s.stop();
+    }
+    for (const how of ['exit', 'SIGHUP', 'SIGTERM', 'SIGKILL', 'tmux-kill']) {
+      const s = await startPlain(c.env, { name: `end-${how}`, identityEnv: false, env: sessionEnv(c), script: okScript });
+      const pid = pidOf(s);
+      const t = Date.now();
+      if (how === 'exit') s.type('/exit');
+      else if (how === 'tmux-kill') spawnSync('tmux', ['-S', c.env.tmuxSocket, 'kill-session', '-t', s.tmuxTarget.split(':')[0]]);
+      else process.kill(pid, how as NodeJS.Signals);
+      await delay(4000);
+      const log = readJsonl(c.hookLog).filter((x) => (x.now ?? 0) >= t);
+      out[how] = {
+        sessionEnd: log.filter((x) => x.label === 'SessionEnd' && x.phase === 'start' && Number(x.env?.CLAUDE_PID) === pid).map((x) => ({ reason: x.input?.reason, afterMs: x.now - t })),
+        mcpStdinClosed: log.filter((x) => x.label === 'mcp-env-stdin-closed').map((x) => x.now - t),
+        claudeAlive: (() => { try { process.kill(pid, 0); return true; } catch { return false; } })(),
+      };
+      await s.stop();
+    }
+    c.note('ending', out);
+  });
+};
+
+
+/** Install the prototype plugin itself (test/e2e/hooks-prototype) into the lab's HOME. */
+async function installPrototype(env: E2eEnv): Promise<void> {
+  const add = await env.claudeCommand(['plugin', 'marketplace', 'add', PROTO_DIR]);
+  if (add.code !== 0) throw new Error(`marketplace add: ${add.stdout}${add.stderr}`);
+  const inst = await env.claudeCommand(['plugin', 'install', 'cc-dm-hooks-proto@cc-dm-hooks-proto']);
+  if (inst.code !== 0) throw new Error(`plugin install: ${inst.stdout}${inst.stderr}`);
+}
+
+function protoSend(c: Ctx, to: string, text: string): { id: string; rungAt: number } {
+  const home = path.join(c.env.root, 'proto');
+  const r = spawnSync(process.execPath, [path.join(PROTO_DIR, 'plugin', 'scripts', 'ccdm-send.mjs'), to, 'alice', text], { env: { ...process.env, CCDM_PROTO_HOME: home }, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(r.stderr);
+  const bell = fs.readFileSync(path.join(home, 'bells', to), 'utf8').trim().split('\n');
+  return { id: JSON.parse(r.stdout).message_id, rungAt: Number(bell[bell.length - 1]) };
+}
+
+/** Prototype latency (bell -> request) idle and busy, and when the transcript records a delivery. */
+probes.proto = async (argv: string[]) => {
+  const runs = Number(argv[0] ?? 7);
+  await withLab('proto', async (c) => {
+    await installPrototype(c.env);
+    const penv = { CCDM_PROTO_HOME: path.join(c.env.root, 'proto'), CCDM_PROTO_LOG: path.join(c.out, 'proto.log'), CC_DM_SESSION_NAME: 'pat', SPIKE_LOG: c.hookLog };
+    const s = await startPlain(c.env, { name: 'pat', identityEnv: false, env: penv, script: busyScript(4), allowedTools: ['Bash'] });
+    await s.waitForDebug(/FileChanged: watching/, 'the watcher', 30_000);
+    const tr = () => JSON.parse(fs.readFileSync(path.join(c.env.root, 'proto', 'sessions', 'pat.json'), 'utf8')).transcript_path as string;
+    const inTranscript = (needle: string) => {
+      try {
+        return fs.readFileSync(tr(), 'utf8').split('\n').filter((l) => l.includes(needle)).map((l) => JSON.parse(l).type as string);
+      } catch {
+        return [];
+      }
+    };
+    const idle: number[] = [];
+    const trLag: number[] = [];
+    const detail: unknown[] = [];
+    for (let i = 0; i < runs; i++) {
+      await quiet(s, 1000);
+      const from = s.standin.requests.length;
+      const mk = `PROTO-IDLE-${i}-${Math.random().toString(36).slice(2, 8)}`;
+      const la = loadavg();
+      const m = protoSend(c, 'pat', mk);
+      const r = await waitText(s, mk, from);
+      const tIn = await waitUntil(() => (inTranscript(mk).some((t) => t !== 'queue-operation') ? Date.now() : undefined), 'transcript', 10_000, undefined, 2);
+      idle.push(r.at - m.rungAt);
+      trLag.push(tIn - r.at);
+      detail.push({ ms: Math.round(r.at - m.rungAt), transcriptAfterRequestMs: Math.round(tIn - r.at), lineTypes: inTranscript(mk), loadavg: la });
+    }
+    c.note('idle', { ...summary(idle), detail });
+    c.note('transcriptLagAfterRequest', summary(trLag));
+    const busy: number[] = [];
+    const bdetail: unknown[] = [];
+    for (let i = 0; i < Math.min(runs, 5); i++) {
+      await quiet(s, 1000);
+      const from = s.standin.requests.length;
+      s.type(`RUN-BUSY ${i}`);
+      const toolReq = await s.standin.waitForRequest((r) => !!r.reply && 'toolUse' in r.reply, 'tool call', 30_000, from);
+      await waitUntil(() => toolReq.repliedAt, 'reply');
+      await delay(1000);
+      const mk = `PROTO-BUSY-${i}-${Math.random().toString(36).slice(2, 8)}`;
+      const la = loadavg();
+      const m = protoSend(c, 'pat', mk);
+      const r = await waitText(s, mk, from, 30_000);
+      // the request carrying the tool result (if the message missed it, it comes later)
+      const resultReq = s.standin.requests.slice(from).find((x) => isMainLoopRequest(x) && x.seq > toolReq.seq);
+      busy.push(r.at - m.rungAt);
+      await quiet(s, 1500);
+      bdetail.push({ ms: Math.round(r.at - m.rungAt), sameRequestAsToolResult: resultReq?.seq === r.seq, lineTypes: inTranscript(mk), loadavg: la });
+    }
+    c.note('busy (tool runs 4 s, message sent 1 s into it)', { ...summary(busy), detail: bdetail });
+    c.note('mailbox', fs.readdirSync(path.join(c.env.root, 'proto', 'mail', 'pat', 'confirmed')).length + ' confirmed');
+    fs.copyFileSync(tr(), path.join(c.out, 'transcript.jsonl'));
+    c.screens.end = s.screen();
+    await s.stop();
   });
 };
 

@@ -24,4 +24,7 @@ rl.on('line', (line) => {
   else if (m.method === 'tools/list') send({ jsonrpc: '2.0', id: m.id, result: { tools: [] } });
   else send({ jsonrpc: '2.0', id: m.id, error: { code: -32601, message: 'no such method' } });
 });
-rl.on('close', () => process.exit(0));
+rl.on('close', () => {
+  if (process.env.SPIKE_LOG) fs.appendFileSync(process.env.SPIKE_LOG, JSON.stringify({ label: 'mcp-env-stdin-closed', now: Date.now(), pid: process.pid }) + '\n');
+  process.exit(0);
+});
