@@ -14,13 +14,14 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'spike-bench-'));
 const bell = path.join(tmp, 'bell');
 fs.writeFileSync(bell, '');
 const input = JSON.stringify({ session_id: 'x', transcript_path: '/nonexistent', cwd: tmp, hook_event_name: 'FileChanged', file_path: bell, event: 'change' });
-const env = { ...process.env, CC_DM_HOME: path.join(tmp, 'ccdm'), CCDM_PROTO_HOME: path.join(tmp, 'proto'), SPIKE_LOG: '/dev/null', CLAUDE_PID: String(process.pid) };
+const env = { ...process.env, CC_DM_SESSION_NAME: 'bench', CLAUDE_CODE_SESSION_ID: 'bench', CC_DM_HOME: path.join(tmp, 'ccdm'), CCDM_PROTO_HOME: path.join(tmp, 'proto'), SPIKE_LOG: '/dev/null', CLAUDE_PID: String(process.pid) };
 const cmds = {
   'node -e 0 (bare node)': ['node', ['-e', '0']],
   'sh fc-hook.sh (probe, empty bell)': ['sh', [path.join(here, 'probe-sh', 'fc-hook.sh')]],
-  'node hooks-prototype/ccdm-hook.mjs file-changed (nothing waiting)': ['node', [path.join(here, 'ccdm-hook.mjs'), 'file-changed']],
+  'node hooks-prototype/ccdm-hook.mjs file-changed (nothing waiting)': ['node', [path.join(here, 'plugin', 'scripts', 'ccdm-hook.mjs'), 'file-changed']],
   'node bin/cc-dm.js --version (whole CLI)': ['node', [path.join(root, 'bin', 'cc-dm.js'), '--version']],
-  'node bin/cc-dm.js hook session-start (CLI + store)': ['node', [path.join(root, 'bin', 'cc-dm.js'), 'hook', 'session-start']],
+  'sh presence.sh working': ['sh', [path.join(here, 'plugin', 'scripts', 'presence.sh'), 'working']],
+  'node bin/cc-dm.js who --json (CLI + store open)': ['node', [path.join(root, 'bin', 'cc-dm.js'), 'who', '--json']],
 };
 const timeBin = fs.existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 const out = { loadavgStart: fs.readFileSync('/proc/loadavg', 'utf8').trim(), runs, results: {} };
