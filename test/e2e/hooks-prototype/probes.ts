@@ -873,6 +873,31 @@ probes.proto = async (argv: string[]) => {
   });
 };
 
+
+/** Q9: does /clear change the session id seen by hooks (and not by the MCP server)? */
+probes.clear = async () => {
+  await withLab('clear', async (c) => {
+    const p = (ev: string) => ({ hooks: [{ type: 'command' as const, command: `node "\${CLAUDE_PLUGIN_ROOT}/probe.mjs" ${ev}` }] });
+    await installTestPlugin(c.env, {
+      name: 'spike', hooks: { SessionStart: [p('SessionStart')], UserPromptSubmit: [p('UserPromptSubmit')] },
+      files: [...plainProbeFiles(), [path.join(PROTO_DIR, 'probe-sh', 'mcp-env.mjs'), 'mcp-env.mjs']],
+      mcpServers: { envprobe: { command: 'node', args: ['${CLAUDE_PLUGIN_ROOT}/mcp-env.mjs'] } },
+    });
+    const s = await startPlain(c.env, { name: 'cl', identityEnv: false, env: sessionEnv(c), script: okScript });
+    s.type('first');
+    await waitText(s, 'first');
+    await delay(1000);
+    s.type('/clear');
+    await s.waitForDebug(/SessionStart:clear/, 'clear', 20_000);
+    await delay(1500);
+    s.type('second');
+    await waitText(s, 'second');
+    await delay(1000);
+    c.note('log', readJsonl(c.hookLog).filter((x) => x.phase === 'start' || x.label === 'mcp-env').map((x) => ({ label: x.label, source: x.input?.source, prompt: x.input?.prompt, input_session: x.input?.session_id, env_session: x.env?.CLAUDE_CODE_SESSION_ID, CLAUDE_PID: x.env?.CLAUDE_PID, ppid: x.ppid, transcript: x.input?.transcript_path ? path.basename(x.input.transcript_path) : undefined })));
+    await s.stop();
+  });
+};
+
 const which = process.argv[2];
 if (which) {
   const p = probes[which];
