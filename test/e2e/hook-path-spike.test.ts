@@ -185,8 +185,10 @@ describe('hook delivery path (spike): Claude Code without the channel flag', () 
       for (const mk of markers) assert.equal(count(text, mk), 1, `${mk} is in the context exactly once`);
       const pos = markers.map((mk) => text.indexOf(mk));
       assert.ok(pos[0] < pos[1] && pos[1] < pos[2], `in order: ${pos.join(' < ')}`);
-      const wakes = reqs.filter((r) => markers.some((mk) => messagesText(r).includes(mk))).length;
-      t.diagnostic(`burst: ${markers.length} messages in ${new Set(reqs.map((r) => markers.filter((mk) => messagesText(r).includes(mk)).length)).size} wake(s); requests ${wakes}; first bell -> last message ${Math.round(reqs.find((r) => messagesText(r).includes(markers[2]))!.at - sent[0].rungAt)} ms`);
+      // The wake that first carried each message: distinct first requests = wakes used.
+      const first = markers.map((mk) => reqs.find((r) => messagesText(r).includes(mk))!);
+      const wakes = new Set(first.map((r) => r.seq)).size;
+      t.diagnostic(`burst: ${markers.length} messages in ${wakes} wake(s); first ring -> last message in context ${Math.round(first[2].at - sent[0].rungAt)} ms`);
       await waitUntil(() => mailbox('dana').confirmed.length === 3 || undefined, 'three confirmed deliveries', 15_000, () => JSON.stringify(mailbox('dana')));
       await s.stop();
     } catch (e) {
@@ -259,6 +261,24 @@ describe('hook delivery path (spike): Claude Code without the channel flag', () 
       assert.match(messagesText(r), new RegExp(`cc-dm message ${m.id} `));
       await waitUntil(() => mailbox('gus').confirmed.length === 1 || undefined, 'the re-delivery confirmed', 15_000, () => JSON.stringify(mailbox('gus')));
       await s2.stop();
+    } catch (e) {
+      failed = true;
+      throw e;
+    }
+  });
+
+  test('a deleted bell is re-created and watched again (FileChanged answers a changed watchPaths list)', async () => {
+    try {
+      const s = await start('ivy');
+      await quiet(s);
+      fs.unlinkSync(path.join(protoHome(), 'bells', 'ivy'));
+      await s.waitForDebug(/FileChanged: unlink/, 'the unlink event', 10_000);
+      await delay(2000);
+      const from = s.standin.requests.length;
+      const marker = `AFTER-UNLINK-${Math.random().toString(36).slice(2, 8)}`;
+      send('ivy', marker);
+      await waitText(s, marker, from, 20_000);
+      await s.stop();
     } catch (e) {
       failed = true;
       throw e;

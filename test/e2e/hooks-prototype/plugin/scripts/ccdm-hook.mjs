@@ -304,7 +304,16 @@ switch (cmd) {
     const d = mb.ensure(name);
     if (input.file_path && input.file_path !== d.bell) process.exit(0); // another plugin's path
     if (input.event === 'unlink') {
-      log({ warn: 'the bell was deleted: this session is no longer woken by it' });
+      // Claude Code stops following a deleted path. Re-create the bell and answer with a changed
+      // watchPaths list (an identical list is ignored), which makes it rebuild its watcher; then
+      // ring once it had time to, in case mail came meanwhile.
+      mb.ensure(name);
+      log({ warn: 'the bell was deleted: re-created and watched again' });
+      process.stdout.write(JSON.stringify({ hookSpecificOutput: { hookEventName: 'FileChanged', watchPaths: [d.bell, `${d.bell}.rewatch-${Date.now()}`] } }));
+      if (mb.queuedCount(name)) {
+        const { spawn } = await import('node:child_process');
+        spawn('sh', ['-c', `sleep 2; printf '%s\\n' "$(date +%s%3N)" >> "$0"`, d.bell], { detached: true, stdio: 'ignore' }).unref();
+      }
       process.exit(0);
     }
     deliver('bell');
