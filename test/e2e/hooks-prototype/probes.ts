@@ -898,6 +898,69 @@ probes.clear = async () => {
   });
 };
 
+
+/** Mail while a permission dialog is open, and while the model is still answering (slow reply). */
+probes.edges = async () => {
+  await withLab('edges', async (c) => {
+    await installPrototype(c.env);
+    const penv = { CCDM_PROTO_HOME: path.join(c.env.root, 'proto'), CCDM_PROTO_LOG: path.join(c.out, 'proto.log'), CC_DM_SESSION_NAME: 'eve', SPIKE_LOG: c.hookLog };
+    const script: Script = async (r) => {
+      if (!isMainLoopRequest(r)) return { text: 'OK' };
+      const ms = r.body.messages as any[];
+      const lastUser = [...ms].reverse().find((m) => m.role === 'user');
+      const t = JSON.stringify(lastUser?.content ?? '');
+      if (t.includes('tool_result')) return { text: 'Tool done.' };
+      if (t.includes('RUN-PERM')) return { toolUse: { name: 'Bash', input: { command: 'rm -f /tmp/spike-no-such-file-xyz', description: 'needs approval' } } };
+      if (t.includes('RUN-SLOWREPLY')) {
+        await delay(4000);
+        return { text: 'Slow reply done.' };
+      }
+      return { text: 'OK.' };
+    };
+    const s = await startPlain(c.env, { name: 'eve', identityEnv: false, env: penv, script, permissionMode: 'default' });
+    await s.waitForDebug(/FileChanged: watching/, 'the watcher', 30_000);
+    const out: Record<string, unknown> = {};
+    // 1. permission dialog open
+    await quiet(s, 1000);
+    let from = s.standin.requests.length;
+    s.type('RUN-PERM now');
+    await waitUntil(() => (/Do you want|Yes/.test(s.screen()) ? true : undefined), 'the dialog', 20_000, () => s.describe());
+    const tp = Date.now();
+    const m1 = protoSend(c, 'eve', 'DURING-DIALOG-1');
+    await delay(6000);
+    const before = mainRequests(s.standin.requests, from).filter((r) => messagesText(r).includes('DURING-DIALOG-1')).length;
+    c.screens.dialog = s.screen();
+    const ta = Date.now();
+    s.sendKeys('Enter');
+    const r1 = await waitText(s, 'DURING-DIALOG-1', from, 20_000);
+    const msgs = r1.body.messages as any[];
+    out.permissionDialog = {
+      requestsCarryingItWhileDialogOpen: before,
+      arrivedAfterApprovalMs: Math.round(r1.at - ta),
+      sinceRingMs: Math.round(r1.at - m1.rungAt),
+      lastRoles: msgs.slice(-3).map((m) => m.role + ':' + JSON.stringify(m.content).slice(0, 80)),
+      dialogAppearedAfterMs: tp,
+    };
+    await quiet(s, 2000);
+    // 2. model still answering (the stand-in holds its reply 4 s)
+    from = s.standin.requests.length;
+    s.type('RUN-SLOWREPLY now');
+    const slow = await waitText(s, 'RUN-SLOWREPLY', from, 20_000);
+    await delay(1000);
+    const m2 = protoSend(c, 'eve', 'DURING-REPLY-2');
+    const r2 = await waitText(s, 'DURING-REPLY-2', from, 20_000);
+    out.slowReply = {
+      slowRequestRepliedAfterRingMs: Math.round((slow.repliedAt ?? 0) - m2.rungAt),
+      arrivedAfterRingMs: Math.round(r2.at - m2.rungAt),
+      sameTurnAsSlowReply: messagesText(r2).includes('Slow reply done.'),
+      lastRoles: (r2.body.messages as any[]).slice(-3).map((m) => m.role + ':' + JSON.stringify(m.content).slice(0, 80)),
+    };
+    c.note('edges', out);
+    c.screens.end = s.screen();
+    await s.stop();
+  });
+};
+
 const which = process.argv[2];
 if (which) {
   const p = probes[which];
