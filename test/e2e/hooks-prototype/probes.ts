@@ -961,6 +961,38 @@ probes.edges = async () => {
   });
 };
 
+
+/** The same file-change wake from ~/.claude/settings.json hooks instead of a plugin. */
+probes.settings = async () => {
+  await withLab('settings', async (c) => {
+    const watch = path.join(c.env.root, 'bell');
+    fs.writeFileSync(watch, '');
+    const sh = (f: string) => `sh ${JSON.stringify(path.join(PROTO_DIR, 'probe-sh', f))}`;
+    writeUserSettings(c.env, {
+      hooks: {
+        SessionStart: [{ hooks: [{ type: 'command', command: sh('fc-start.sh'), timeout: 10 }] }],
+        FileChanged: [{ hooks: [{ type: 'command', command: sh('fc-hook.sh'), asyncRewake: true, timeout: 30, rewakeMessage: 'SETTINGS:', rewakeSummary: 'settings mail' }] }],
+      },
+    });
+    const s = await startPlain(c.env, { name: 'st', identityEnv: false, env: sessionEnv(c, { SPIKE_WATCH: watch }), script: okScript });
+    await s.waitForDebug(/FileChanged: watching/, 'the watcher', 20_000);
+    const lat: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      await quiet(s, 1000);
+      const from = s.standin.requests.length;
+      const mk = `SETTINGS-HOOK-${i}-${Math.random().toString(36).slice(2, 6)}`;
+      const t = Date.now();
+      fs.writeFileSync(watch, mk);
+      const r = await waitText(s, mk, from);
+      lat.push(r.at - t);
+      if (i === 0) c.note('text', trailingText(r));
+    }
+    c.note('latency', { ...summary(lat), loadavg: loadavg() });
+    c.screens.end = s.screen();
+    await s.stop();
+  });
+};
+
 const which = process.argv[2];
 if (which) {
   const p = probes[which];
