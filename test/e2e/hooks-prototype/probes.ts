@@ -993,6 +993,45 @@ probes.settings = async () => {
   });
 };
 
+
+/** Are the limits characters or bytes? Two-byte characters (é) through both paths. */
+probes.multibyte = async () => {
+  await withLab('multibyte', async (c) => {
+    const watch = path.join(c.env.root, 'bell');
+    fs.writeFileSync(watch, '');
+    const hooks: HooksConfig = {
+      SessionStart: [{ hooks: [{ type: 'command', command: 'sh "${CLAUDE_PLUGIN_ROOT}/fc-start.sh"', timeout: 10 }] }],
+      FileChanged: [{ hooks: [{ type: 'command', command: 'sh "${CLAUDE_PLUGIN_ROOT}/fc-hook.sh"', asyncRewake: true, timeout: 30, rewakeMessage: 'SPIKE:', rewakeSummary: 'spike mail' }] }],
+      UserPromptSubmit: [{ hooks: [{ type: 'command', command: 'node "${CLAUDE_PLUGIN_ROOT}/ctx.mjs" UserPromptSubmit' }] }],
+    };
+    await installTestPlugin(c.env, { name: 'spike', hooks, files: ctxFiles() });
+    const s = await startPlain(c.env, { name: 'mb', identityEnv: false, env: sessionEnv(c, { SPIKE_WATCH: watch }), script: okScript });
+    await s.waitForDebug(/FileChanged: watching/, 'the FileChanged watcher', 20_000);
+    const res: unknown[] = [];
+    // additionalContext: 6,000 two-byte characters = 12,000 bytes (marker overhead ~34 chars)
+    for (const n of [6000, 9960]) {
+      await quiet(s, 800);
+      const from = s.standin.requests.length;
+      s.type(`prompt MBSIZE=${n}`);
+      const r = await waitText(s, `MBSIZE=${n}`, from);
+      const t = messagesText(r);
+      res.push({ kind: 'additionalContext', chars: n + 2 * `<<MB${n}-BEGIN>>`.length, bytes: Buffer.byteLength('é'.repeat(n)) + 2 * `<<MB${n}-BEGIN>>`.length, inline: t.includes(`<<MB${n}-END>>`), persisted: t.includes('persisted-output') && t.includes(`MB${n}`) });
+    }
+    // rewake: 60,000 two-byte characters = 120,000 bytes; 99,000 = 198,000 bytes
+    for (const n of [60000, 99000]) {
+      await quiet(s, 800);
+      const from = s.standin.requests.length;
+      fs.writeFileSync(watch, `<<RWMB${n}-BEGIN>>` + 'é'.repeat(n) + `<<RWMB${n}-END>>`);
+      const r = await waitText(s, `<<RWMB${n}-BEGIN>>`, from, 30_000);
+      const t = messagesText(r);
+      res.push({ kind: 'rewake', chars: n, bytes: 2 * n, whole: t.includes(`<<RWMB${n}-END>>`) && !t.includes('characters truncated') });
+    }
+    c.note('results', res);
+    c.note('loadavg', loadavg());
+    await s.stop();
+  });
+};
+
 const which = process.argv[2];
 if (which) {
   const p = probes[which];

@@ -21,6 +21,12 @@ try { n = Number(fs.readFileSync(counter, 'utf8')); } catch {}
 fs.writeFileSync(counter, String(n + 1));
 switch (ev) {
   case 'UserPromptSubmit': {
+    const mb = /MBSIZE=(\d+)/.exec(input.prompt ?? '');
+    if (mb) {
+      const n = Number(mb[1]);
+      out({ hookSpecificOutput: { hookEventName: ev, additionalContext: `<<MB${n}-BEGIN>>` + 'é'.repeat(n) + `<<MB${n}-END>>` } });
+      break;
+    }
     const m = /SIZE=(\d+)/.exec(input.prompt ?? '');
     out({ hookSpecificOutput: { hookEventName: ev, additionalContext: m ? filler(Number(m[1]), `UPS${m[1]}`) : `UPS-CTX-${n}` } });
     break;
