@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { E2eEnv, InteractiveSession, REPO_ROOT, delay, log, waitUntil } from './claude.js';
-import { RecordedRequest, isMainLoopRequest, messagesText, toolUses, toolResults } from './standin.js';
+import { RecordedRequest, Script, isMainLoopRequest, messagesText, toolUses, toolResults } from './standin.js';
 import { busyScript, loadavg, summary } from './hooks-prototype/lab.js';
 import { requirePrerequisites } from './common.js';
 
@@ -46,6 +46,14 @@ function mailbox(name: string): { queued: string[]; claimed: string[]; confirmed
     }
   };
   return { queued: ls('queued'), claimed: ls('claimed'), confirmed: ls('confirmed') };
+}
+
+function mbSession(name: string): Record<string, unknown> | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(protoHome(), 'sessions', `${name.toLowerCase()}.json`), 'utf8'));
+  } catch {
+    return undefined;
+  }
 }
 
 function sessionEnv(name: string, extra: Record<string, string> = {}): Record<string, string> {
@@ -279,6 +287,58 @@ describe('hook delivery path (spike): Claude Code without the channel flag', () 
       send('ivy', marker);
       await waitText(s, marker, from, 20_000);
       await s.stop();
+    } catch (e) {
+      failed = true;
+      throw e;
+    }
+  });
+
+  test('presence from the hooks: idle -> working -> idle -> waiting for approval -> working -> idle -> offline', async (t) => {
+    try {
+      const script: Script = (r) => {
+        if (!isMainLoopRequest(r)) return { text: 'OK' };
+        const ms = r.body.messages as { role: string; content: unknown }[];
+        const lastUser = [...ms].reverse().find((m) => m.role === 'user');
+        const text = JSON.stringify(lastUser?.content ?? '');
+        if (text.includes('tool_result')) return { text: 'Tool done.' };
+        if (text.includes('RUN-SLEEP')) return { toolUse: { name: 'Bash', input: { command: 'sleep 3', description: 'sleep 3' } } };
+        if (text.includes('RUN-PERM')) return { toolUse: { name: 'Bash', input: { command: 'rm -f /tmp/ccdm-spike-no-such-file', description: 'needs approval' } } };
+        return { text: 'OK.' };
+      };
+      const s = await env.startInteractive({ name: 'kim', channels: false, identityEnv: false, env: sessionEnv('kim'), script, permissionMode: 'default' });
+      const sid = await waitUntil(() => mbSession('kim')?.session_id as string | undefined, 'the session record', 20_000);
+      const file = path.join(protoHome(), 'presence', `${sid}.json`);
+      const seen: { state: string; at: number }[] = [];
+      let stop = false;
+      const poll = (async () => {
+        while (!stop) {
+          try {
+            const st = JSON.parse(fs.readFileSync(file, 'utf8')).state as string;
+            if (seen[seen.length - 1]?.state !== st) seen.push({ state: st, at: Date.now() });
+          } catch {
+            /* not yet */
+          }
+          await delay(25);
+        }
+      })();
+      const reach = (st: string, what: string) => waitUntil(() => seen[seen.length - 1]?.state === st || undefined, `${what}: presence ${st} (seen ${seen.map((x) => x.state).join(' -> ')})`, 30_000);
+      await reach('idle', 'after start');
+      s.type('RUN-SLEEP now');
+      await reach('working', 'a turn with a 3 s tool');
+      await reach('idle', 'the turn ended');
+      s.type('RUN-PERM now');
+      await reach('waiting_for_approval', 'the permission dialog');
+      await delay(500);
+      s.sendKeys('Enter');
+      await reach('idle', 'approved, the tool ran and the turn ended');
+      await s.stop();
+      await reach('offline', 'Ctrl-C twice');
+      stop = true;
+      await poll;
+      const states = seen.map((x) => x.state);
+      t.diagnostic(`presence: ${states.join(' -> ')}`);
+      assert.deepEqual(states.filter((x, i) => x !== states[i - 1]).slice(0, 2), ['idle', 'working']);
+      assert.ok(states.includes('waiting_for_approval') && states[states.length - 1] === 'offline');
     } catch (e) {
       failed = true;
       throw e;
