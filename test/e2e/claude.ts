@@ -221,7 +221,7 @@ export class E2eEnv {
     };
     const json = {
       hasCompletedOnboarding: true,
-      lastOnboardingVersion: '2.1.331',
+      lastOnboardingVersion: '2.1.332',
       numStartups: 10,
       theme: 'dark',
       autoUpdates: false,
@@ -464,7 +464,9 @@ export class E2eEnv {
     const args = ['-p', o.prompt, ...this.commonArgs(o, debugFile)];
     if (o.allowedTools?.length) args.push('--');
     log(`${this.label}: running headless ${o.name}`);
-    const r = await this.run(CLAUDE_BIN, args, env, timeoutMs, `headless claude (${o.name})`);
+    // SPIKE_CLAUDE_BIN (hooks spike): run Claude Code through a wrapper (e.g. a mount namespace).
+    const bin = o.env?.SPIKE_CLAUDE_BIN ?? CLAUDE_BIN;
+    const r = await this.run(bin, args, env, timeoutMs, `headless claude (${o.name})`);
     log(`${this.label}: headless ${o.name} exited ${r.code}`);
     return { ...r, standin, debugFile };
   }
