@@ -151,6 +151,8 @@ export class CodexEnv extends TempRoot {
       'approval_policy = "never"',
       'sandbox_mode = "danger-full-access"',
       'check_for_update_on_startup = false',
+      // Typed text followed at once by Enter would otherwise count as a paste (Enter = newline).
+      'disable_paste_burst = true',
       '',
       '[analytics]',
       'enabled = false',
@@ -304,7 +306,9 @@ export class CodexEnv extends TempRoot {
     const s: CodexInteractive = Object.assign(t, {
       stderrFile,
       async ready(timeoutMs = 60_000) {
-        await t.waitForScreen(/›|Ask Codex/, 'the composer', timeoutMs);
+        // The footer with the model name appears once the thread is configured (the daemon, when
+        // used, is up); before that, typed text stays in the composer.
+        await t.waitForScreen(new RegExp(`${CODEX_MODEL} .*·`), 'the composer footer (thread ready)', timeoutMs);
         // MCP servers start with the thread; the screen says "Booting MCP server" until they are up.
         await waitUntil(() => !/Booting MCP|Starting MCP/i.test(t.screen()) || undefined, `${o.name}: MCP servers to start`, timeoutMs, () => tail(t.screen(), 20));
       },
