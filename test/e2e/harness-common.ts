@@ -302,7 +302,13 @@ export interface TmuxSession {
   /** The pid of the pane's process (what the launcher exec'd). */
   pid?: number;
   screen(): string;
+  /** Sends the text and Enter at once (a TUI may take the burst as a paste: prefer submit). */
   type(text: string): void;
+  /**
+   * Types the text, waits until the composer shows it, then presses Enter; presses Enter once
+   * more if the text is still in the composer (a TUI that took the keys as a paste). Bounded.
+   */
+  submit(text: string, composer?: RegExp, timeoutMs?: number): Promise<void>;
   sendKeys(...keys: string[]): void;
   waitForScreen(re: RegExp, what: string, timeoutMs?: number): Promise<string>;
   alive(): boolean;
@@ -325,6 +331,21 @@ export function startTmux(root: TempRoot, name: string, launcher: string, stderr
     type(text: string) {
       root.tmux(['send-keys', '-t', paneTarget, '-l', text]);
       root.tmux(['send-keys', '-t', paneTarget, 'Enter']);
+    },
+    async submit(text: string, composer = /^\s*[›>*]\s+(.*)$/m, timeoutMs = 10_000) {
+      const probe = text.slice(0, 40);
+      const inComposer = () => s.screen().split('\n').some((l) => {
+        const m = composer.exec(l);
+        return !!m && m[1].includes(probe);
+      });
+      root.tmux(['send-keys', '-t', paneTarget, '-l', text]);
+      await waitUntil(() => inComposer() || undefined, `${name}: typed text in the composer`, timeoutMs, () => tail(s.screen(), 20));
+      root.tmux(['send-keys', '-t', paneTarget, 'Enter']);
+      const left = await waitUntil(() => !inComposer() || undefined, 'composer to clear', 2_000).catch(() => false);
+      if (!left) {
+        root.tmux(['send-keys', '-t', paneTarget, 'Enter']);
+        await waitUntil(() => !inComposer() || undefined, `${name}: the composer to clear after Enter`, timeoutMs, () => tail(s.screen(), 20));
+      }
     },
     sendKeys: (...keys: string[]) => void root.tmux(['send-keys', '-t', paneTarget, ...keys]),
     waitForScreen: (re, what, timeoutMs = DEFAULT_TIMEOUT) =>
