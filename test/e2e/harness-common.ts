@@ -339,12 +339,13 @@ export function startTmux(root: TempRoot, name: string, launcher: string, stderr
         return !!m && m[1].includes(probe);
       });
       root.tmux(['send-keys', '-t', paneTarget, '-l', text]);
-      await waitUntil(() => inComposer() || undefined, `${name}: typed text in the composer`, timeoutMs, () => tail(s.screen(), 20));
+      const shown = () => s.screen().split('\n').filter((l) => l.trim()).slice(-25).join('\n');
+      await waitUntil(() => inComposer() || undefined, `${name}: typed text in the composer`, timeoutMs, shown);
       root.tmux(['send-keys', '-t', paneTarget, 'Enter']);
       const left = await waitUntil(() => !inComposer() || undefined, 'composer to clear', 2_000).catch(() => false);
       if (!left) {
         root.tmux(['send-keys', '-t', paneTarget, 'Enter']);
-        await waitUntil(() => !inComposer() || undefined, `${name}: the composer to clear after Enter`, timeoutMs, () => tail(s.screen(), 20));
+        await waitUntil(() => !inComposer() || undefined, `${name}: the composer to clear after Enter`, timeoutMs, shown);
       }
     },
     sendKeys: (...keys: string[]) => void root.tmux(['send-keys', '-t', paneTarget, ...keys]),
