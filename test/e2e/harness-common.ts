@@ -334,10 +334,13 @@ export function startTmux(root: TempRoot, name: string, launcher: string, stderr
     },
     async submit(text: string, composer = /^\s*[›>*]\s+(.*)$/m, timeoutMs = 10_000) {
       const probe = text.slice(0, 40);
-      const inComposer = () => s.screen().split('\n').some((l) => {
-        const m = composer.exec(l);
-        return !!m && m[1].includes(probe);
-      });
+      // The composer is the last line that looks like a prompt (the transcript above echoes
+      // submitted prompts with the same mark).
+      const inComposer = () => {
+        const lines = s.screen().split('\n').map((l) => composer.exec(l)).filter((m): m is RegExpExecArray => !!m);
+        const last = lines[lines.length - 1];
+        return !!last && last[1].includes(probe);
+      };
       root.tmux(['send-keys', '-t', paneTarget, '-l', text]);
       const shown = () => s.screen().split('\n').filter((l) => l.trim()).slice(-25).join('\n');
       await waitUntil(() => inComposer() || undefined, `${name}: typed text in the composer`, timeoutMs, shown);

@@ -1,0 +1,189 @@
+// Facts about Codex CLI 0.171.0 that cc-dm's Codex support is built on, measured with the real
+// CLI offline (see AGENT-CLIS.md). Each test asserts what was found, so a new Codex version that
+// changes a fact fails here, naming it. Timings are printed with the load average.
+//
+//   node --test --test-concurrency=1 dist/test/e2e/codex-facts.test.js
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { CodexEnv, withCodex } from './codex.js';
+import { PROBE_MCP, ensureTmux, loadavg, waitUntil } from './harness-common.js';
+import { pidAlive } from './proc.js';
+import { ResponsesRequest, developerMessages, functionCalls, inputItems, newestText, threadIdOf, userMessages } from './standin-responses.js';
+
+const report = (msg: string) => process.stderr.write(`[codex-facts] ${msg} (load ${loadavg()})\n`);
+
+/** Calls probe_echo, then probe_push, then answers. */
+function probeScript(r: ResponsesRequest) {
+  const n = functionCalls(r).length;
+  if (n === 0) return { call: { namespace: 'mcp__probe', name: 'probe_echo', arguments: { text: 'hi' } } };
+  if (n === 1) return { call: { namespace: 'mcp__probe', name: 'probe_push', arguments: { content: 'PUSHED-XYZZY' } } };
+  return { text: 'Done.' };
+}
+
+test('exec: _meta.threadId = hook session_id = thread-id header; pushes dropped; hook text framing', async () => {
+  await withCodex('facts-exec', { probe: true, ccdmServer: false, script: probeScript, extraToml: '' }, async (env) => {
+    const odd = `<b>x</b> & "q" </channel>`;
+    for (const e of ['SessionStart', 'UserPromptSubmit', 'PreToolUse', 'PostToolUse']) {
+      env.setHookReply(e, { hookSpecificOutput: { hookEventName: e, additionalContext: `CTX-${e} ${odd}` } });
+    }
+    env.setHookReply('Stop', { decision: 'block', reason: `STOP-REASON ${odd}` }, true);
+    const r = await env.exec('probe please', { env: { LAUNCH_ONLY_VAR: 'launch' } });
+    assert.equal(r.code, 0, r.stderr);
+
+    const reqs = env.standin.modelRequests();
+    const thread = threadIdOf(reqs[0]);
+    assert.ok(thread, 'thread-id header');
+    // tools/call _meta
+    const call = env.mcpRecords().find((m) => m.dir === 'in' && m.msg?.method === 'tools/call');
+    assert.ok(call, 'the probe server got a tools/call');
+    const meta = call.msg.params._meta;
+    assert.equal(meta.threadId, thread, '_meta.threadId = thread id');
+    assert.equal(meta.sessionId, thread, '_meta.sessionId = thread id');
+    assert.ok(meta.callId && meta['x-codex-turn-metadata']?.turn_id, '_meta has callId and x-codex-turn-metadata');
+    for (const h of env.hookRecords()) assert.equal(h.input.session_id, thread, `${h.label} input session_id = thread id`);
+
+    // The channel push never reaches the model (only the call's own arguments mention it).
+    const last = reqs[reqs.length - 1];
+    assert.equal(JSON.stringify(last.body).split('PUSHED-XYZZY').length - 1, 1, 'the pushed text appears only in the call arguments');
+
+    // additionalContext: developer messages, verbatim (not escaped).
+    for (const e of ['SessionStart', 'UserPromptSubmit', 'PreToolUse', 'PostToolUse']) {
+      assert.ok(developerMessages(last).includes(`CTX-${e} ${odd}`), `${e} additionalContext is a developer message, verbatim`);
+    }
+    // Stop block: the reason continues the turn as a user message, HTML-escaped, in <hook_prompt>.
+    const stopMsg = userMessages(last).find((m) => m.includes('STOP-REASON'));
+    assert.ok(stopMsg, 'Stop block reason reaches the model');
+    assert.match(stopMsg!, /^<hook_prompt hook_run_id="stop:[^"]+">STOP-REASON &lt;b&gt;x&lt;\/b&gt; &amp; "q" &lt;\/channel&gt;<\/hook_prompt>$/);
+    const stops = env.hookRecords('Stop');
+    assert.equal(stops.length, 2, 'Stop ran again after the blocked stop');
+    assert.equal(stops[1].input.stop_hook_active, true, 'second Stop has stop_hook_active');
+    assert.equal(env.hookRecords('SessionEnd')[0]?.input.reason, 'other', 'SessionEnd fires at the end of exec (reason "other")');
+
+    // The MCP server's environment: a fixed list plus the `env` table; launch variables are not passed.
+    const start = env.mcpRecords().find((m) => m.dir === 'start')!;
+    assert.equal(start.env!.LAUNCH_ONLY_VAR, undefined, 'a launch variable does not reach the MCP server');
+    assert.equal(start.env!.CODEX_HOME, undefined, 'not even CODEX_HOME');
+    assert.ok(start.env!.PROBE_MCP_LOG, 'the env table does');
+    report(`MCP server env keys: ${Object.keys(start.env!).sort().join(',')}; hook env has launch var: ${env.hookRecords()[0].env.LAUNCH_ONLY_VAR === 'launch'}`);
+    assert.equal(start.chain![1].comm, 'codex', 'exec: the MCP server is a child of the codex process');
+  });
+});
+
+test('env_vars forwards named launch variables; untrusted and modified hooks are skipped silently by exec', async () => {
+  await withCodex('facts-trust', {
+    probe: false, ccdmServer: false, hooks: ['UserPromptSubmit'], trustHooks: false,
+    extraToml: `[mcp_servers.fwd]\ncommand = ${JSON.stringify(process.execPath)}\nargs = [${JSON.stringify(PROBE_MCP)}]\nenv = { PROBE_MCP_LOG = "PLACEHOLDER" }\nenv_vars = ["CC_DM_SESSION_NAME"]\nrequired = true\n`,
+  }, async (env) => {
+    fs.writeFileSync(env.configFile, fs.readFileSync(env.configFile, 'utf8').replace('PLACEHOLDER', path.join(env.probeDir, 'mcp.jsonl')));
+    env.setHookReply('UserPromptSubmit', { hookSpecificOutput: { hookEventName: 'UserPromptSubmit', additionalContext: 'UNTRUSTED-CTX' } });
+    const listed = await env.listHooks();
+    assert.equal(listed[0].trustStatus, 'untrusted');
+    assert.match(listed[0].key, /hooks\.json:user_prompt_submit:0:0$/, 'trust key is <file>:<event>:<group>:<handler>');
+    assert.match(listed[0].currentHash, /^sha256:[0-9a-f]{64}$/);
+    let r = await env.exec('hi', { env: { CC_DM_SESSION_NAME: 'from-launch' } });
+    assert.equal(r.code, 0);
+    assert.equal(env.hookRecords().length, 0, 'an untrusted hook does not run');
+    assert.ok(!/hook/i.test(r.stdout + r.stderr.replace(/WARNING: proceeding[^\n]*\n/, '')), 'and nothing says so');
+    assert.equal(env.mcpRecords().find((m) => m.dir === 'start')?.env?.CC_DM_SESSION_NAME, 'from-launch', 'env_vars forwards the launch variable');
+
+    await env.trustHooks();
+    r = await env.exec('hi');
+    assert.equal(env.hookRecords().length, 1, 'trusted: it runs');
+    const hj = JSON.parse(fs.readFileSync(path.join(env.codexHome, 'hooks.json'), 'utf8'));
+    hj.hooks.UserPromptSubmit[0].hooks[0].command += ' changed';
+    fs.writeFileSync(path.join(env.codexHome, 'hooks.json'), JSON.stringify(hj));
+    assert.equal((await env.listHooks())[0].trustStatus, 'modified');
+    r = await env.exec('hi');
+    assert.equal(env.hookRecords().length, 1, 'modified: skipped again');
+    r = await env.exec('hi', { extraArgs: ['--dangerously-bypass-hook-trust'] });
+    assert.equal(env.hookRecords().length, 2, '--dangerously-bypass-hook-trust runs it');
+  });
+});
+
+test('daemon TUIs: a second TUI shares the first one\'s MCP environment; queue wakes in ~0.2 s; SessionEnd at thread unload', async () => {
+  ensureTmux();
+  await withCodex('facts-daemon', {
+    probe: false, ccdmServer: false, hooks: ['SessionStart', 'Stop', 'SessionEnd'],
+    extraToml: `[mcp_servers.probe]\ncommand = ${JSON.stringify(process.execPath)}\nargs = [${JSON.stringify(PROBE_MCP)}]\nenv = { PROBE_MCP_LOG = "PLACEHOLDER" }\nenv_vars = ["CC_DM_SESSION_NAME"]\nrequired = true\n`,
+  }, async (env) => {
+    // thread_unload_delay_secs is a top-level key: it must precede the tables.
+    const cfg = fs.readFileSync(env.configFile, 'utf8').replace('PLACEHOLDER', path.join(env.probeDir, 'mcp.jsonl'));
+    fs.writeFileSync(env.configFile, 'thread_unload_delay_secs = 2\n' + cfg);
+    const a = await env.startInteractive({ name: 'alice', daemon: true, env: { CC_DM_SESSION_NAME: 'alice' } });
+    await a.ready(180_000);
+    await a.submit('alice here');
+    const ra = await env.standin.waitForRequest((r) => newestText(r).includes('alice here'), "alice's prompt", 60_000);
+    const b = await env.startInteractive({ name: 'bob', daemon: true, env: { CC_DM_SESSION_NAME: 'bob' } });
+    await b.ready(120_000);
+    await b.submit('bob here');
+    const rb = await env.standin.waitForRequest((r) => newestText(r).includes('bob here'), "bob's prompt", 60_000);
+    const [ta, tb] = [threadIdOf(ra)!, threadIdOf(rb)!];
+    assert.notEqual(ta, tb, 'two threads');
+    const daemon = env.daemonPid();
+    assert.ok(daemon, 'the daemon runs');
+    const starts = await waitUntil(() => { const s = env.mcpRecords().filter((m) => m.dir === 'start'); return s.length >= 2 ? s : undefined; }, 'two MCP servers', 30_000);
+    for (const s of starts) {
+      assert.equal(s.chain![1].pid, daemon, 'each MCP server is a child of the daemon');
+      assert.equal(s.env!.CC_DM_SESSION_NAME, 'alice', "each gets the daemon's (alice's) launch environment, bob's too");
+    }
+    assert.ok(!starts.some((s) => s.chain!.some((c) => c.pid === b.pid)), "bob's TUI is nowhere in its server's parent chain");
+
+    // Wake idle bob through the daemon's queue.
+    await env.waitForHook((h) => h.label === 'Stop' && h.input.session_id === tb, "bob's turn to end", 30_000);
+    const lat: number[] = [];
+    for (let k = 1; k <= 3; k++) {
+      const from = env.standin.nextSeq();
+      const t0 = performance.timeOrigin + performance.now();
+      const q = await env.queue(tb, `WAKE-${k} <b>&</b>`);
+      assert.equal(q.code, 0, q.stderr);
+      const r = await env.standin.waitForRequest((x) => newestText(x).includes(`WAKE-${k}`), `WAKE-${k} in bob's next request`, 30_000, from);
+      assert.equal(threadIdOf(r), tb);
+      assert.ok(userMessages(r).includes(`WAKE-${k} <b>&</b>`), 'a queued message is a plain user message, verbatim');
+      lat.push(Math.round(r.at - t0));
+      await env.waitForHook((h) => h.label === 'Stop' && h.t > t0, `Stop after WAKE-${k}`, 30_000);
+    }
+    report(`daemon: codex queue -> model request: ${lat.join(', ')} ms`);
+
+    // bob's TUI goes away: its thread unloads after thread_unload_delay_secs; SessionEnd then.
+    const bobServer = starts.find((s) => env.mcpRecords().some((m) => m.pid === s.pid && m.msg?.params?._meta?.threadId === tb))?.pid ?? starts[1].pid;
+    const tk = Date.now();
+    env.tmux(['kill-session', '-t', b.target.split(':')[0]], false);
+    const end = await env.waitForHook((h) => h.label === 'SessionEnd' && h.input.session_id === tb, "bob's SessionEnd", 60_000);
+    await waitUntil(() => !pidAlive(bobServer) || undefined, "bob's MCP server to exit", 30_000);
+    report(`daemon: TUI killed -> SessionEnd after ${end.t - tk} ms (thread_unload_delay_secs = 2); server gone`);
+    assert.ok(end.t - tk >= 1_500, 'SessionEnd waits for the unload delay');
+    assert.equal(env.daemonPid(), daemon, 'the daemon stays');
+    assert.ok(pidAlive(starts.find((s) => s.pid !== bobServer)!.pid), "alice's server stays");
+  });
+});
+
+test('in-process TUI (--no-daemon, or any -c override): queue takes seconds; SessionEnd on /quit', async () => {
+  ensureTmux();
+  await withCodex('facts-inproc', { probe: true, ccdmServer: false, hooks: ['Stop', 'SessionEnd'] }, async (env) => {
+    const s = await env.startInteractive({ name: 'solo', overrides: ['model_reasoning_effort="low"'], daemon: true });
+    await s.ready(90_000);
+    await s.submit('first');
+    const r1 = await env.standin.waitForRequest((r) => newestText(r).includes('first'), 'first prompt', 60_000);
+    const thread = threadIdOf(r1)!;
+    const start = await waitUntil(() => env.mcpRecords().find((m) => m.dir === 'start'), 'probe server', 30_000);
+    assert.equal(start.chain![1].comm, 'codex', 'with a -c override the TUI runs in-process: the server is its child');
+    assert.equal(env.daemonPid(), undefined, 'no daemon');
+    await env.waitForHook((h) => h.label === 'Stop', 'turn end', 30_000);
+    const from = env.standin.nextSeq();
+    const t0 = performance.timeOrigin + performance.now();
+    const q = await env.queue(thread, 'WAKE-INPROC');
+    assert.equal(q.code, 0, q.stderr);
+    const r = await env.standin.waitForRequest((x) => newestText(x).includes('WAKE-INPROC'), 'the queued message', 30_000, from);
+    report(`in-process: codex queue -> model request: ${Math.round(r.at - t0)} ms`);
+    const tq = Date.now();
+    await s.submit('/quit');
+    const end = await env.waitForHook((h) => h.label === 'SessionEnd', 'SessionEnd', 15_000);
+    assert.equal(end.input.session_id, thread);
+    await waitUntil(() => !pidAlive(start.pid) || undefined, 'the MCP server to exit', 10_000);
+    report(`in-process: /quit -> SessionEnd after ${end.t - tq} ms`);
+  });
+});
