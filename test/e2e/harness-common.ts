@@ -120,6 +120,19 @@ function readJsonl<T>(file: string): T[] {
     .filter((x): x is T => x !== undefined);
 }
 
+/** Roots not yet cleaned up: if the test process is stopped, end what they started (synchronously). */
+const liveRoots = new Set<TempRoot>();
+function emergencyCleanup(): void {
+  for (const r of liveRoots) r.endNow();
+}
+process.on('exit', emergencyCleanup);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(sig, () => {
+    emergencyCleanup();
+    process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1));
+  });
+}
+
 /**
  * A temp root with a throwaway HOME, a working directory, a CC_DM_HOME, a folder for the probes'
  * records, and a private tmux server; tracks every child and tmux session it starts.
@@ -145,6 +158,20 @@ export class TempRoot {
     this.probeDir = path.join(this.root, 'probe');
     this.tmuxSocket = path.join(this.root, 'tmux.sock');
     for (const d of [this.home, this.cwd, this.probeDir]) fs.mkdirSync(d, { recursive: true });
+    liveRoots.add(this);
+  }
+
+  /** Synchronous last resort (process exit or signal): kill the tmux server, children and registered pids. */
+  endNow(): void {
+    if (this.tmuxUsed) spawnSync('tmux', ['-S', this.tmuxSocket, 'kill-server'], { stdio: 'ignore' });
+    for (const c of this.children) c.kill('SIGKILL');
+    for (const pid of this.pidsToEnd) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
   }
 
   /** Every probe hook record so far (the probe hook appends to <probeDir>/hooks.jsonl). */
@@ -236,6 +263,7 @@ export class TempRoot {
   }
 
   async cleanup(failed = false): Promise<void> {
+    liveRoots.delete(this);
     for (const fn of this.cleanups.reverse()) {
       try {
         await fn();

@@ -81,7 +81,13 @@ export function contents(r: Recorded): Content[] {
 export function partText(p: Part): string {
   if (typeof p.text === 'string') return p.text;
   if (p.functionCall) return `${p.functionCall.name}(${JSON.stringify(p.functionCall.args ?? {})})`;
-  if (p.functionResponse) return JSON.stringify(p.functionResponse.response ?? {});
+  if (p.functionResponse) {
+    // Gemini CLI sends a tool's result as `{output: "<text>"}` (or `{error: ...}`): the text itself.
+    const resp = (p.functionResponse.response ?? {}) as Record<string, unknown>;
+    if (typeof resp.output === 'string') return resp.output;
+    if (typeof resp.error === 'string') return resp.error;
+    return JSON.stringify(resp);
+  }
   return '';
 }
 
