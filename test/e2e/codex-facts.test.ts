@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { CodexEnv, withCodex } from './codex.js';
 import { PROBE_MCP, ensureTmux, loadavg, waitUntil } from './harness-common.js';
 import { pidAlive } from './proc.js';
-import { ResponsesRequest, developerMessages, functionCalls, inputItems, newestText, threadIdOf, userMessages } from './standin-responses.js';
+import { ResponsesRequest, developerMessages, functionCalls, newestText, threadIdOf, toolResults, userMessages } from './standin-responses.js';
 
 const report = (msg: string) => process.stderr.write(`[codex-facts] ${msg} (load ${loadavg()})\n`);
 
@@ -185,5 +185,49 @@ test('in-process TUI (--no-daemon, or any -c override): queue takes seconds; Ses
     assert.equal(end.input.session_id, thread);
     await waitUntil(() => !pidAlive(start.pid) || undefined, 'the MCP server to exit', 10_000);
     report(`in-process: /quit -> SessionEnd after ${end.t - tq} ms`);
+  });
+});
+
+test('MCP entry: without required = true a slow server misses the first turn; approval without default_tools_approval_mode', async () => {
+  const entry = (name: string, delayMs: number, extra: string) =>
+    `[mcp_servers.${name}]\ncommand = ${JSON.stringify(process.execPath)}\nargs = [${JSON.stringify(PROBE_MCP)}]\n` +
+    `env = { PROBE_MCP_LOG = "LOGDIR/${name}.jsonl", PROBE_MCP_DELAY_MS = "${delayMs}" }\nstartup_timeout_sec = 30\n${extra}\n`;
+  const script = (r: ResponsesRequest) => {
+    const n = functionCalls(r).length;
+    if (n === 0) return { call: { namespace: 'mcp__plain', name: 'probe_echo', arguments: { text: 'a' } } };
+    return { text: 'Done.' };
+  };
+  await withCodex('facts-entry', {
+    ccdmServer: false, hooks: false, script,
+    extraToml: entry('slow', 2500, '') + entry('plain', 0, 'required = true\n') + entry('approved', 0, 'required = true\ndefault_tools_approval_mode = "approve"\n'),
+  }, async (env) => {
+    fs.writeFileSync(env.configFile, fs.readFileSync(env.configFile, 'utf8').replaceAll('LOGDIR', env.probeDir));
+    const r = await env.exec('go');
+    assert.equal(r.code, 0, r.stderr);
+    const first = env.standin.modelRequests()[0];
+    const ns = [...(first.body.tools as any[])].filter((t) => t.type === 'namespace').map((t) => t.name);
+    report(`namespaces in the first request (slow: not required, answers initialize after 2.5 s): ${ns.join(', ')}`);
+    assert.ok(ns.includes('mcp__plain'), 'a fast server is there');
+    assert.ok(!ns.includes('mcp__slow'), 'a server that is not required and slower than the grace period is left out of the turn');
+    // No default_tools_approval_mode, approval_policy "never": what happens depends on the sandbox.
+    const calls = () => (fs.readFileSync(path.join(env.probeDir, 'plain.jsonl'), 'utf8').match(/"method":"tools\/call"/g) ?? []).length;
+    const results: Record<string, string> = {};
+    for (const sandbox of ['danger-full-access', 'workspace-write', 'read-only']) {
+      const before = calls();
+      const from = env.standin.nextSeq();
+      const x = await env.exec('go', { overrides: [`sandbox_mode="${sandbox}"`] });
+      assert.equal(x.code, 0, x.stderr);
+      const last = env.standin.modelRequests().filter((q) => q.seq >= from).pop()!;
+      const outputs = [...toolResults(last).values()];
+      results[sandbox] = calls() > before ? 'reached the server' : `refused: ${String(outputs[outputs.length - 1]).replace(/\s+/g, ' ').slice(0, 300)}`;
+    }
+    report(`without default_tools_approval_mode (approval_policy never): ${JSON.stringify(results)}`);
+    assert.equal(results['danger-full-access'], 'reached the server', 'with danger-full-access the call goes through');
+    assert.match(results['workspace-write'], /requires approval, but approval policy is never/);
+    // With default_tools_approval_mode = "approve" it goes through under workspace-write too.
+    env.standin.setScript((q) => (functionCalls(q).length === 0 ? { call: { namespace: 'mcp__approved', name: 'probe_echo', arguments: { text: 'b' } } } : { text: 'Done.' }));
+    const y = await env.exec('go', { overrides: ['sandbox_mode="workspace-write"'] });
+    assert.equal(y.code, 0, y.stderr);
+    assert.match(fs.readFileSync(path.join(env.probeDir, 'approved.jsonl'), 'utf8'), /"method":"tools\/call"/, 'approved: the call reaches the server');
   });
 });

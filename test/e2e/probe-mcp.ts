@@ -41,7 +41,14 @@ const tools = [
   },
 ];
 
+/** PROBE_MCP_DELAY_MS: answer `initialize` only after this delay (a slow-starting server). */
+const initDelay = Number(process.env.PROBE_MCP_DELAY_MS ?? 0);
+
 function handle(msg: any): void {
+  if (msg.method === 'initialize' && initDelay > 0 && !msg.__delayed) {
+    setTimeout(() => handle({ ...msg, __delayed: true }), initDelay);
+    return;
+  }
   if (msg.method === 'initialize') {
     send({
       jsonrpc: '2.0',
