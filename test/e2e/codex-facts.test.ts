@@ -131,6 +131,10 @@ test('daemon TUIs: a second TUI shares the first one\'s MCP environment; queue w
       assert.equal(s.env!.CC_DM_SESSION_NAME, 'alice', "each gets the daemon's (alice's) launch environment, bob's too");
     }
     assert.ok(!starts.some((s) => s.chain!.some((c) => c.pid === b.pid)), "bob's TUI is nowhere in its server's parent chain");
+    const bobStart = await env.waitForHook((h) => h.label === 'SessionStart' && h.input.session_id === tb, "bob's SessionStart", 30_000);
+    report(`daemon: bob's SessionStart hook: parent ${bobStart.chain[1]?.comm}:${bobStart.chain[1]?.pid} (daemon ${daemon}), CC_DM_SESSION_NAME=${bobStart.env.CC_DM_SESSION_NAME}`);
+    assert.equal(bobStart.chain[1]?.pid, daemon, "bob's hooks run as children of the daemon");
+    assert.equal(bobStart.env.CC_DM_SESSION_NAME, 'alice', "with the daemon's environment");
 
     // Wake idle bob through the daemon's queue.
     await env.waitForHook((h) => h.label === 'Stop' && h.input.session_id === tb, "bob's turn to end", 30_000);

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { withGemini } from './gemini.js';
-import { ensureTmux, loadavg, waitUntil } from './harness-common.js';
+import { PROBE_MCP, ensureTmux, loadavg, waitUntil } from './harness-common.js';
 import { pidAlive } from './proc.js';
 import { GeminiRequest, contents, contentText, functionCalls, isStreamRequest, newestContents, newestText } from './standin-gemini.js';
 
@@ -139,3 +139,24 @@ test('gemini TUI: a finishing background command wakes the idle session (steerin
     report(`/quit -> SessionEnd after ${end.t - tq} ms; SessionEnd records: ${env.hookRecords('SessionEnd').length}`);
   });
 });
+
+test('gemini -p without yolo: an MCP server with trust: true runs its tools; without it -p does not even offer them', async () => {
+  const call = (name: string) => (r: GeminiRequest) => (functionCalls(r).length === 0 ? { call: { name, args: { text: 'x' } } } : { text: 'Done.' });
+  for (const trust of [true, false]) {
+    await withGemini(`gfacts-trust-${trust}`, { ccdmServer: false, hooks: false, probe: false, script: call('mcp_p_probe_echo') }, async (env) => {
+      const s = env.settings();
+      s.mcpServers.p = { command: process.execPath, args: [PROBE_MCP], env: { PROBE_MCP_LOG: path.join(env.probeDir, 'mcp.jsonl') }, trust };
+      fs.writeFileSync(env.settingsFile, JSON.stringify(s, null, 2));
+      const r = await env.gemini(['-p', 'go']);
+      const reached = env.mcpRecords().some((m) => m.dir === 'in' && m.msg?.method === 'tools/call');
+      const last = env.standin.modelRequests().pop();
+      const resp = last ? JSON.stringify(functionResponsesOf(last)).slice(0, 300) : '';
+      report(`trust: ${trust}: exit ${r.code}, tool reached the server: ${reached}; response: ${resp}`);
+      assert.equal(reached, trust, `trust: ${trust}`);
+    });
+  }
+});
+
+function functionResponsesOf(r: GeminiRequest) {
+  return contents(r).flatMap((c) => (c.parts ?? []).filter((p) => p.functionResponse).map((p) => p.functionResponse));
+}
