@@ -107,7 +107,7 @@ test('env_vars forwards named launch variables; untrusted and modified hooks are
 test('daemon TUIs: a second TUI shares the first one\'s MCP environment; queue wakes in ~0.2 s; SessionEnd at thread unload', async () => {
   ensureTmux();
   await withCodex('facts-daemon', {
-    probe: false, ccdmServer: false, hooks: ['SessionStart', 'Stop', 'SessionEnd'],
+    probe: false, ccdmServer: false, hooks: ['SessionStart', 'UserPromptSubmit', 'Stop', 'SessionEnd'],
     extraToml: `[mcp_servers.probe]\ncommand = ${JSON.stringify(process.execPath)}\nargs = [${JSON.stringify(PROBE_MCP)}]\nenv = { PROBE_MCP_LOG = "PLACEHOLDER" }\nenv_vars = ["CC_DM_SESSION_NAME"]\nrequired = true\n`,
   }, async (env) => {
     // thread_unload_delay_secs is a top-level key: it must precede the tables.
@@ -138,6 +138,9 @@ test('daemon TUIs: a second TUI shares the first one\'s MCP environment; queue w
 
     // Wake idle bob through the daemon's queue.
     await env.waitForHook((h) => h.label === 'Stop' && h.input.session_id === tb, "bob's turn to end", 30_000);
+    // A queued message is a turn like a typed one: UserPromptSubmit fires with it as the prompt,
+    // so a fixed-text doorbell can be queued and the hook can carry the mail itself.
+    env.setHookReply('UserPromptSubmit', { hookSpecificOutput: { hookEventName: 'UserPromptSubmit', additionalContext: 'MAIL-VIA-HOOK' } });
     const lat: number[] = [];
     for (let k = 1; k <= 3; k++) {
       const from = env.standin.nextSeq();
@@ -147,6 +150,9 @@ test('daemon TUIs: a second TUI shares the first one\'s MCP environment; queue w
       const r = await env.standin.waitForRequest((x) => newestText(x).includes(`WAKE-${k}`), `WAKE-${k} in bob's next request`, 30_000, from);
       assert.equal(threadIdOf(r), tb);
       assert.ok(userMessages(r).includes(`WAKE-${k} <b>&</b>`), 'a queued message is a plain user message, verbatim');
+      assert.ok(developerMessages(r).includes('MAIL-VIA-HOOK'), "the UserPromptSubmit hook's additionalContext is in the woken request");
+      assert.ok(env.hookRecords('UserPromptSubmit').some((h) => h.input.prompt === `WAKE-${k} <b>&</b>` && h.input.session_id === tb), 'UserPromptSubmit saw the queued text');
+      assert.equal(JSON.parse(String(r.headers['x-codex-turn-metadata'])).turn_trigger, 'queue');
       lat.push(Math.round(r.at - t0));
       await env.waitForHook((h) => h.label === 'Stop' && h.t > t0, `Stop after WAKE-${k}`, 30_000);
     }

@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { withGemini } from './gemini.js';
 import { PROBE_MCP, ensureTmux, loadavg, waitUntil } from './harness-common.js';
 import { pidAlive } from './proc.js';
-import { GeminiRequest, contents, contentText, functionCalls, isStreamRequest, newestContents, newestText } from './standin-gemini.js';
+import { GeminiRequest, contents, contentText, functionCalls, hookContexts, isStreamRequest, newestContents, newestText } from './standin-gemini.js';
 
 const report = (msg: string) => process.stderr.write(`[gemini-facts] ${msg} (load ${loadavg()})\n`);
 
@@ -99,6 +99,7 @@ test('gemini TUI: a finishing background command wakes the idle session (steerin
     execFileSync('mkfifo', [fifo]);
     const s = await env.startInteractive({ name: 'gem' });
     await s.ready(90_000);
+    env.setHookReply('BeforeAgent', { hookSpecificOutput: { hookEventName: 'BeforeAgent', additionalContext: 'MAIL-VIA-HOOK' } });
     await s.submit('start waiter');
     await env.standin.waitForRequest((r) => isStreamRequest(r) && /start waiter/.test(newestText(r)), 'the prompt', 60_000);
     await env.waitForHook((h) => h.label === 'AfterAgent', 'the turn to end (idle, waiter in the background)', 60_000);
@@ -129,6 +130,7 @@ test('gemini TUI: a finishing background command wakes the idle session (steerin
       const text = newestContents(r).map(contentText).join('\n');
       assert.match(text, /^User steering update:\n<user_input>\n<output> \[Background command completed successfully\./, 'framed as a user steering update');
       assert.ok(text.includes(`MAIL-${k} <b>x</b> & more`), 'the output verbatim (not escaped)');
+      assert.ok(hookContexts(r).includes('MAIL-VIA-HOOK'), "BeforeAgent's additionalContext is in the woken request");
       await env.waitForHook((h) => h.label === 'BeforeAgent' && /User steering update/.test(h.input.prompt ?? '') && h.t >= t0, 'BeforeAgent on the woken turn', 30_000);
     }
     report(`background command exit -> model request: ${lat.join(', ')} ms`);
