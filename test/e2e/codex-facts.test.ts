@@ -14,6 +14,10 @@ import { PROBE_MCP, ensureTmux, loadavg, waitUntil } from './harness-common.js';
 import { pidAlive } from './proc.js';
 import { ResponsesRequest, developerMessages, functionCalls, newestText, threadIdOf, toolResults, userMessages } from './standin-responses.js';
 
+// Opt-in (CC_DM_E2E_FACTS=1, or npm run test:e2e:agents:facts): these re-establish third-party
+// behaviour of the pinned CLI versions, run them when bumping a pin. Skipped with this reason otherwise.
+const FACTS = process.env.CC_DM_E2E_FACTS === '1' ? {} : { skip: 'facts about the pinned CLI: set CC_DM_E2E_FACTS=1 (npm run test:e2e:agents:facts)' };
+
 const report = (msg: string) => process.stderr.write(`[codex-facts] ${msg} (load ${loadavg()})\n`);
 
 /** Calls probe_echo, then probe_push, then answers. */
@@ -24,7 +28,7 @@ function probeScript(r: ResponsesRequest) {
   return { text: 'Done.' };
 }
 
-test('exec: _meta.threadId = hook session_id = thread-id header; pushes dropped; hook text framing', async () => {
+test('exec: _meta.threadId = hook session_id = thread-id header; pushes dropped; hook text framing', FACTS, async () => {
   await withCodex('facts-exec', { probe: true, ccdmServer: false, script: probeScript, extraToml: '' }, async (env) => {
     const odd = `<b>x</b> & "q" </channel>`;
     for (const e of ['SessionStart', 'UserPromptSubmit', 'PreToolUse', 'PostToolUse']) {
@@ -73,7 +77,7 @@ test('exec: _meta.threadId = hook session_id = thread-id header; pushes dropped;
   });
 });
 
-test('env_vars forwards named launch variables; untrusted and modified hooks are skipped silently by exec', async () => {
+test('env_vars forwards named launch variables; untrusted and modified hooks are skipped silently by exec', FACTS, async () => {
   await withCodex('facts-trust', {
     probe: false, ccdmServer: false, hooks: ['UserPromptSubmit'], trustHooks: false,
     extraToml: `[mcp_servers.fwd]\ncommand = ${JSON.stringify(process.execPath)}\nargs = [${JSON.stringify(PROBE_MCP)}]\nenv = { PROBE_MCP_LOG = "PLACEHOLDER" }\nenv_vars = ["CC_DM_SESSION_NAME"]\nrequired = true\n`,
@@ -104,7 +108,7 @@ test('env_vars forwards named launch variables; untrusted and modified hooks are
   });
 });
 
-test('daemon TUIs: a second TUI shares the first one\'s MCP environment; queue wakes in ~0.2 s; SessionEnd at thread unload', async () => {
+test("daemon TUIs: a second TUI shares the first one's MCP environment; queue wakes in ~0.2 s; SessionEnd at thread unload", FACTS, async () => {
   ensureTmux();
   await withCodex('facts-daemon', {
     probe: false, ccdmServer: false, hooks: ['SessionStart', 'UserPromptSubmit', 'Stop', 'SessionEnd'],
@@ -171,7 +175,7 @@ test('daemon TUIs: a second TUI shares the first one\'s MCP environment; queue w
   });
 });
 
-test('in-process TUI (--no-daemon, or any -c override): queue takes seconds; SessionEnd on /quit', async () => {
+test('in-process TUI (--no-daemon, or any -c override): queue takes seconds; SessionEnd on /quit', FACTS, async () => {
   ensureTmux();
   await withCodex('facts-inproc', { probe: true, ccdmServer: false, hooks: ['Stop', 'SessionEnd'] }, async (env) => {
     const s = await env.startInteractive({ name: 'solo', overrides: ['model_reasoning_effort="low"'], daemon: true });
@@ -198,7 +202,7 @@ test('in-process TUI (--no-daemon, or any -c override): queue takes seconds; Ses
   });
 });
 
-test('MCP entry: without required = true a slow server misses the first turn; approval without default_tools_approval_mode', async () => {
+test('MCP entry: without required = true a slow server misses the first turn; approval without default_tools_approval_mode', FACTS, async () => {
   const entry = (name: string, delayMs: number, extra: string) =>
     `[mcp_servers.${name}]\ncommand = ${JSON.stringify(process.execPath)}\nargs = [${JSON.stringify(PROBE_MCP)}]\n` +
     `env = { PROBE_MCP_LOG = "LOGDIR/${name}.jsonl", PROBE_MCP_DELAY_MS = "${delayMs}" }\nstartup_timeout_sec = 30\n${extra}\n`;
