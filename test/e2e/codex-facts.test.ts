@@ -162,6 +162,11 @@ test("daemon TUIs: a second TUI shares the first one's MCP environment; queue wa
     }
     report(`daemon: codex queue -> model request: ${lat.join(', ')} ms`);
 
+    // The daemon's control socket answers the app-server protocol (WebSocket over the Unix socket).
+    const [loaded, read] = await env.daemonRpc([['thread/loaded/list', {}], ['thread/read', { threadId: tb }]]);
+    assert.ok(loaded.data.includes(ta) && loaded.data.includes(tb), 'thread/loaded/list lists both threads');
+    report(`daemon: thread/read of bob: status ${JSON.stringify(read.thread.status)}, name ${JSON.stringify(read.thread.name)}, originator ${read.thread.originator}`);
+
     // bob's TUI goes away: its thread unloads after thread_unload_delay_secs; SessionEnd then.
     const bobServer = starts.find((s) => env.mcpRecords().some((m) => m.pid === s.pid && m.msg?.params?._meta?.threadId === tb))?.pid ?? starts[1].pid;
     const tk = Date.now();

@@ -12,6 +12,8 @@
 // Every wait is bounded; nothing sleeps a fixed time.
 
 import { spawn } from 'node:child_process';
+import net from 'node:net';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ensureCodex, InstalledCli } from './agent-clis.js';
@@ -318,6 +320,86 @@ export class CodexEnv extends TempRoot {
     });
     this.sessions.push(s);
     return s;
+  }
+
+  /**
+   * Calls the running daemon over its control socket
+   * (`$CODEX_HOME/app-server-control/app-server-control.sock`): the app-server protocol as
+   * JSON-RPC in WebSocket text frames over the Unix socket (a plain JSON line gets no answer).
+   * initialize + initialized, then each [method, params]; returns the results. Bounded.
+   */
+  async daemonRpc(calls: [string, unknown][], timeoutMs = 10_000): Promise<any[]> {
+    const sock = path.join(this.codexHome, 'app-server-control', 'app-server-control.sock');
+    const c = net.createConnection(sock);
+    const deadline = Date.now() + timeoutMs;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        c.once('connect', () => resolve());
+        c.once('error', reject);
+      });
+      const key = crypto.randomBytes(16).toString('base64');
+      c.write(`GET /rpc HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+      let buf = Buffer.alloc(0);
+      let upgraded = false;
+      const msgs: any[] = [];
+      c.on('data', (d: Buffer) => {
+        buf = Buffer.concat([buf, d]);
+        if (!upgraded) {
+          const i = buf.indexOf('\r\n\r\n');
+          if (i < 0) return;
+          if (!/ 101 /.test(buf.subarray(0, i).toString().split('\r\n')[0])) throw new Error(`daemon socket refused the upgrade: ${buf.subarray(0, i)}`);
+          upgraded = true;
+          buf = buf.subarray(i + 4);
+        }
+        for (;;) {
+          if (buf.length < 2) break;
+          let len = buf[1] & 127;
+          let off = 2;
+          if (len === 126) {
+            len = buf.readUInt16BE(2);
+            off = 4;
+          } else if (len === 127) {
+            len = Number(buf.readBigUInt64BE(2));
+            off = 10;
+          }
+          if (buf.length < off + len) break;
+          const op = buf[0] & 15;
+          const payload = buf.subarray(off, off + len);
+          buf = buf.subarray(off + len);
+          if (op === 1) msgs.push(JSON.parse(payload.toString()));
+        }
+      });
+      const send = (obj: unknown) => {
+        const p = Buffer.from(JSON.stringify(obj));
+        const mask = crypto.randomBytes(4);
+        let h: Buffer;
+        if (p.length < 126) h = Buffer.from([0x81, 0x80 | p.length]);
+        else if (p.length < 65536) {
+          h = Buffer.alloc(4);
+          h[0] = 0x81;
+          h[1] = 0x80 | 126;
+          h.writeUInt16BE(p.length, 2);
+        } else throw new Error('frame too large');
+        c.write(Buffer.concat([h, mask, Buffer.from(p.map((b, i) => b ^ mask[i % 4]))]));
+      };
+      const answer = (id: number, what: string) =>
+        waitUntil(() => msgs.find((m) => m.id === id), `the daemon's answer to ${what}`, Math.max(1, deadline - Date.now()));
+      await waitUntil(() => upgraded || undefined, 'the daemon socket upgrade', Math.max(1, deadline - Date.now()));
+      let id = 0;
+      send({ jsonrpc: '2.0', id: ++id, method: 'initialize', params: { clientInfo: { name: 'cc-dm-e2e', version: '0' }, capabilities: { experimentalApi: true } } });
+      await answer(id, 'initialize');
+      send({ jsonrpc: '2.0', method: 'initialized' });
+      const out: any[] = [];
+      for (const [method, params] of calls) {
+        send({ jsonrpc: '2.0', id: ++id, method, params });
+        const m = await answer(id, method);
+        if (m.error) throw new Error(`daemon ${method}: ${JSON.stringify(m.error)}`);
+        out.push(m.result);
+      }
+      return out;
+    } finally {
+      c.destroy();
+    }
   }
 
   /** pid of the app-server daemon of this CODEX_HOME, if one is running. */
