@@ -161,6 +161,16 @@ test("daemon TUIs: a second TUI shares the first one's MCP environment; queue wa
       await env.waitForHook((h) => h.label === 'Stop' && h.t > t0, `Stop after WAKE-${k}`, 30_000);
     }
     report(`daemon: codex queue -> model request: ${lat.join(', ')} ms`);
+    // The same without a process: thread/queue/add over the control socket.
+    {
+      const from = env.standin.nextSeq();
+      const t0 = performance.timeOrigin + performance.now();
+      const [added] = await env.daemonRpc([['thread/queue/add', { threadId: tb, input: [{ type: 'text', text: 'WAKE-DIRECT', text_elements: [] }], clientUserMessageId: randomUUID() }]]);
+      assert.ok(added.queuedSubmission?.id, 'thread/queue/add answers with the queued submission');
+      const r = await env.standin.waitForRequest((x) => newestText(x).includes('WAKE-DIRECT'), 'WAKE-DIRECT', 30_000, from);
+      report(`daemon: thread/queue/add over the socket (connect + initialize included) -> model request: ${Math.round(r.at - t0)} ms`);
+      await env.waitForHook((h) => h.label === 'Stop' && h.t > t0, 'Stop after WAKE-DIRECT', 30_000);
+    }
 
     // The daemon's control socket answers the app-server protocol (WebSocket over the Unix socket).
     const [loaded, read] = await env.daemonRpc([['thread/loaded/list', {}], ['thread/read', { threadId: tb }]]);
@@ -173,6 +183,13 @@ test("daemon TUIs: a second TUI shares the first one's MCP environment; queue wa
     env.tmux(['kill-session', '-t', b.target.split(':')[0]], false);
     const end = await env.waitForHook((h) => h.label === 'SessionEnd' && h.input.session_id === tb, "bob's SessionEnd", 60_000);
     await waitUntil(() => !pidAlive(bobServer) || undefined, "bob's MCP server to exit", 30_000);
+    // Queueing to an unloaded thread "succeeds" and waits for a resume: nothing runs now.
+    const q = await env.queue(tb, 'AFTER-UNLOAD');
+    assert.equal(q.code, 0, 'codex queue to an unloaded thread exits 0');
+    const [pending] = await env.daemonRpc([['thread/queue/list', { threadId: tb }]]);
+    assert.ok(pending.data.some((e: any) => e.input?.[0]?.text === 'AFTER-UNLOAD'), 'and the message waits in the thread queue');
+    const unknown = await env.queue(randomUUID(), 'NOWHERE');
+    assert.notEqual(unknown.code, 0, 'an unknown thread is an error');
     report(`daemon: TUI killed -> SessionEnd after ${end.t - tk} ms (thread_unload_delay_secs = 2); server gone`);
     assert.ok(end.t - tk >= 1_500, 'SessionEnd waits for the unload delay');
     assert.equal(env.daemonPid(), daemon, 'the daemon stays');
