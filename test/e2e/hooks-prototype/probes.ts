@@ -5,7 +5,8 @@
 import fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { E2eEnv, InteractiveSession, delay, waitUntil } from '../claude.js';
+import { E2eEnv, InteractiveSession, waitUntil } from '../claude.js';
+import { sleep as delay } from '../../support/wait.js';
 import { RecordedRequest, Script, isMainLoopRequest, messagesText, toolUses, toolResults } from '../standin.js';
 import { HooksConfig, PROTO_DIR, busyScript, installTestPlugin, loadavg, mainRequests, readJsonl, startPlain, summary, trailingUserContent, writeUserSettings } from './lab.js';
 
