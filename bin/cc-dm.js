@@ -8,9 +8,12 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const main = join(root, 'dist', 'src', 'cli', 'main.js');
 const server = join(root, 'dist', 'src', 'channel', 'main.js');
-// `cc-dm serve`, the command Claude Code spawns for every session, goes straight to the server:
-// the CLI (commander and the code of every other command) is never loaded for it.
+const hook = join(root, 'dist', 'src', 'delivery', 'hook-main.js');
+// `cc-dm serve`, the command Claude Code spawns for every session, goes straight to the server,
+// and `cc-dm hook <event>`, run at every hook event, straight to the hooks: the CLI (commander and
+// the code of every other command) is never loaded for them.
 const serveOnly = process.argv.length === 3 && process.argv[2] === 'serve';
+const hookEvent = process.argv.length === 4 && process.argv[2] === 'hook' ? process.argv[3] : undefined;
 const missing = [];
 if (!existsSync(main)) missing.push('the build (dist/)');
 for (const dep of ['@modelcontextprotocol/sdk', 'better-sqlite3', 'zod', 'commander']) {
@@ -24,6 +27,9 @@ try {
   if (serveOnly) {
     const { serve } = await import(server);
     await serve();
+  } else if (hookEvent) {
+    const { runHook } = await import(hook);
+    await runHook(hookEvent);
   } else {
     const { run } = await import(main);
     await run(process.argv);

@@ -47,6 +47,12 @@ export interface Config {
   readonly claudeConfigDir: string;
   /** Inside a Claude Code tool call (CLAUDECODE=1): human-only commands refuse. */
   readonly insideClaudeCode: boolean;
+  /**
+   * What Claude Code tells a hook process (and only a hook) about its session: the Claude Code
+   * process (CLAUDE_PID), whether a person is attached (CLAUDE_CODE_SESSION_ATTENDED: 0 under
+   * claude -p), and its session id (CLAUDE_CODE_SESSION_ID).
+   */
+  readonly claudeHook: { pid?: number; attended: boolean; sessionId?: string };
 }
 
 type Env = Record<string, string | undefined>;
@@ -146,6 +152,11 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: logLevel as Config['logLevel'],
     claudeConfigDir: resolve(optional(env, 'CLAUDE_CONFIG_DIR') ?? join(homedir(), '.claude')),
     insideClaudeCode: env.CLAUDECODE === '1',
+    claudeHook: {
+      pid: /^\d+$/.test(env.CLAUDE_PID ?? '') ? Number(env.CLAUDE_PID) : undefined,
+      attended: env.CLAUDE_CODE_SESSION_ATTENDED !== '0',
+      sessionId: optional(env, 'CLAUDE_CODE_SESSION_ID'),
+    },
   };
   return Object.freeze(cfg);
 }

@@ -61,6 +61,28 @@ export function looksLikeClaude(argv: readonly string[]): boolean {
   return argv.slice(0, 2).some((a) => /(^|\/)claude(\.exe)?$/.test(a) || a.includes('@anthropic-ai/claude-code'));
 }
 
+/** The agent CLI a command line runs, if it is one cc-dm knows. */
+export function agentOf(argv: readonly string[]): 'claude' | 'codex' | 'gemini' | undefined {
+  if (looksLikeClaude(argv)) return 'claude';
+  const head = argv.slice(0, 2);
+  if (head.some((a) => /(^|\/)codex(\.exe)?$/.test(a) || a.includes('@openai/codex'))) return 'codex';
+  if (head.some((a) => /(^|\/)gemini$/.test(a) || a.includes('@google/gemini-cli'))) return 'gemini';
+  return undefined;
+}
+
+/** The nearest agent CLI among this process's ancestors (a shell or npx may stand between). */
+export function nearestAgent(
+  depth = 6,
+  start: number = process.ppid,
+): { agent: 'claude' | 'codex' | 'gemini'; pid: number; argv: string[] } | undefined {
+  for (const pid of ancestors(depth, start)) {
+    const argv = cmdline(pid);
+    const agent = argv && agentOf(argv);
+    if (agent) return { agent, pid, argv: argv! };
+  }
+  return undefined;
+}
+
 /** The nearest Claude Code among this process's ancestors: its pid and argv. */
 export function nearestClaude(depth = 64, start: number = process.ppid): { pid: number; argv: string[] } | undefined {
   for (const pid of ancestors(depth, start)) {

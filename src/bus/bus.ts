@@ -8,10 +8,12 @@ import type { Config } from '../config.js';
 import { CcDmError } from '../errors.js';
 import { checkName, nameKey } from '../names.js';
 import { LATEST_VERSION } from '../store/schema.js';
-import type { Behavior, HistoryFilter, SessionRow, Store } from '../store/types.js';
+import type { Behavior, HistoryFilter, MessageRow, SessionRow, Store } from '../store/types.js';
 
 export type { HistoryFilter };
 import { CORE, type BusCore } from './core.js';
+import * as hook from './hook.js';
+import type { AgentBinding, AgentSessionView, Claimed, UnconfirmedClaim } from './hook.js';
 import { humanVerdict, type VerdictResult } from './relay.js';
 import { perform, prepareBroadcast, prepareDm, type BroadcastResult, type SendResult } from './send.js';
 import { HUMAN, type Sender } from './sender.js';
@@ -94,6 +96,9 @@ export class Bus {
           name_source: null,
           wanted_name: null,
           client: null,
+          agent: null,
+          path: null,
+          presence: 'offline',
           can_receive_push: false,
           pending: pending.get(n.key) ?? 0,
           reserved: n.reserved,
@@ -114,10 +119,38 @@ export class Bus {
     const core = this[CORE];
     const live = (await core.liveSessions()).filter((s) => s.host === core.config.host && s.name);
     for (const pid of ancestors) {
-      const s = live.find((x) => x.ppid === pid);
+      const s = live.find((x) => (x.agent_pid ?? x.ppid) === pid);
       if (s) return liveEntry(s, await core.store.countPending(s.name_key!, core.now()), false);
     }
     return undefined;
+  }
+
+  // --- the hook path: what an agent's hooks do, found by the agent's pid ----------------------
+
+  async agentSession(agentPid: number): Promise<AgentSessionView | undefined> {
+    const s = await hook.sessionOfAgentPid(this[CORE], agentPid);
+    return s && hook.agentSessionView(this[CORE], s);
+  }
+
+  async bindAgent(b: AgentBinding): Promise<AgentSessionView | undefined> {
+    const s = await hook.bindAgent(this[CORE], b);
+    return s && hook.agentSessionView(this[CORE], s);
+  }
+
+  async claimForAgent(
+    agentPid: number,
+    o: { budget: number; size(m: MessageRow, code: string): number; offset: number },
+  ): Promise<{ claimed: Claimed[]; more: boolean }> {
+    const s = await hook.sessionOfAgentPid(this[CORE], agentPid);
+    return s ? hook.claimForHook(this[CORE], s, o) : { claimed: [], more: false };
+  }
+
+  unconfirmedClaims(name: string): Promise<UnconfirmedClaim[]> {
+    return hook.unconfirmedClaims(this[CORE], nameKey(name));
+  }
+
+  settleClaim(c: UnconfirmedClaim, action: 'confirm' | 'requeue'): Promise<void> {
+    return hook.settleClaim(this[CORE], c, action);
   }
 
   /**
@@ -221,6 +254,9 @@ function liveEntry(s: SessionRow, pending: number, reserved: boolean): RosterEnt
     name_source: s.name_source,
     wanted_name: s.wanted_name,
     client: s.client,
+    agent: s.agent,
+    path: s.path,
+    presence: s.presence,
     can_receive_push: s.can_push,
     pending,
     reserved,

@@ -24,15 +24,16 @@ export class BusCore {
     readonly doorbell: Doorbell,
     readonly log: Logger,
     readonly now: Clock = Date.now,
+    /**
+     * Where this process runs: whose pids it can check (procfs.machineId(), never a launch's
+     * claim). Only the in-process tests give another, to stand for sessions on other machines.
+     */
+    readonly machine: string = machineId(),
   ) {}
 
-  /** Where this process runs: whose pids it can check (never a launch's claim). */
-  readonly machine = machineId();
-
+  /** Heartbeats are stamped and judged on the bus's clock, which tests move forward to backdate. */
   isAlive = (s: SessionRow): boolean =>
-    // Real time: liveness is about processes and heartbeats really sent, not the bus's clock
-    // (which tests move forward to backdate mail).
-    isSessionAlive(s, { machine: this.machine, multiHost: this.store.capabilities.multiHost }, Date.now());
+    isSessionAlive(s, { machine: this.machine, multiHost: this.store.capabilities.multiHost }, this.now());
 
   /** Open sessions that are really alive; dead ones (killed, crashed) are marked ended on the way. */
   async liveSessions(): Promise<SessionRow[]> {

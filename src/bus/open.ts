@@ -10,9 +10,11 @@ export interface OpenBusOptions {
   log: Logger;
   /** The clock (tests backdate through it). */
   clock?: Clock;
+  /** Where this process runs (tests stand for other machines with it); default procfs.machineId(). */
+  machine?: string;
 }
 
 export async function openBus(cfg: Config, o: OpenBusOptions): Promise<Bus> {
   const store = await openStore(cfg, (m) => o.log.warn(m));
-  return new Bus(new BusCore(store, cfg, openDoorbell(cfg, store, o.log), o.log, o.clock));
+  return new Bus(new BusCore(store, cfg, openDoorbell(cfg, store, o.log), o.log, o.clock, o.machine));
 }

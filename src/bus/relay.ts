@@ -32,6 +32,7 @@ export async function answerPermission(core: BusCore, from: Sender, perm: Permis
       );
     }
   }
+  if (from.kind === 'system') throw new CcDmError('E_FORBIDDEN', 'cc-dm itself never answers a permission request.');
   const by = from.kind === 'human' ? HUMAN.name : from.session.name!;
   const ok = await core.store.decidePermission(perm.id, behavior, by, from.kind, core.now());
   if (!ok) throw new CcDmError('E_NOT_FOUND', `permission request ${perm.request_id} of "${perm.requester_name}" was already answered.`);

@@ -20,7 +20,28 @@ export interface SendResult {
   to: string;
   recipient_online: boolean;
   recipient_can_receive_push: boolean;
+  /** When the recipient's model will see it (see seenWhen). */
+  will_see: WillSee;
+  /** With notify_when_idle: the sender is told when the recipient is next idle. */
+  notify_when_idle?: true;
   note?: string;
+}
+
+/**
+ * When a message will be in its recipient's context: now (an idle session, pushed or woken by its
+ * hook, ~1 s), after its current tool call (a busy one), after the permission prompt it shows
+ * (waiting for approval), when it calls inbox (pull), or when it next runs (offline).
+ */
+export type WillSee = 'now' | 'after_current_tool' | 'after_approval' | 'on_inbox' | 'when_it_runs';
+
+export function seenWhen(holder: SessionRow | undefined): { when: WillSee; text: string } {
+  if (!holder) return { when: 'when_it_runs', text: 'when a session with this name runs again' };
+  const path = holder.path ?? (holder.can_push ? 'channel' : 'pull');
+  if (path === 'pull')
+    return { when: 'on_inbox', text: 'when it calls its inbox tool: its client does not show channel pushes, and no hooks carry mail in' };
+  if (holder.presence === 'working') return { when: 'after_current_tool', text: 'right after its current tool call (it is working)' };
+  if (holder.presence === 'approval') return { when: 'after_approval', text: 'once the permission prompt it shows is answered' };
+  return { when: 'now', text: path === 'hook' ? 'now: its hook wakes it (about a second)' : 'now (pushed into its context)' };
 }
 
 export interface BroadcastResult {
@@ -37,6 +58,8 @@ export interface PreparedSend<R> {
   /** Sessions to ring once it is committed. */
   ring: SessionRow[];
   result(stored: MessageRow): R;
+  /** Done once it is committed (a one-shot watch asked for with the send). */
+  after?(): Promise<void>;
 }
 
 /** What a prepared call does: store a send, or act at once (a permission verdict). */
@@ -194,8 +217,9 @@ export async function prepareDm(core: BusCore, from: Sender, args: DmArgs): Prom
   return {
     mail,
     ring: holder ? [holder] : [],
+    after: args.notify_when_idle && from.kind === 'session' ? () => core.store.watchIdle(to.key, me.key, me.name, core.now()) : undefined,
     result: (m): SendResult => {
-      const canPush = holder?.can_push ?? false;
+      const seen = seenWhen(holder);
       const result: SendResult = {
         success: true,
         message_id: m.id,
@@ -203,12 +227,14 @@ export async function prepareDm(core: BusCore, from: Sender, args: DmArgs): Prom
         state: 'queued',
         to: holder?.name ?? to.display,
         recipient_online: !!holder,
-        recipient_can_receive_push: canPush,
+        recipient_can_receive_push: holder?.can_push ?? false,
+        will_see: seen.when,
       };
+      if (args.notify_when_idle && from.kind === 'session') result.notify_when_idle = true;
       if (!holder)
         result.note = `"${to.display}" is not running: the message waits in its mailbox and is delivered when it starts again (time to live ${args.ttl_s ?? TTL_DEFAULT_S} s). Check with status.`;
-      else if (!canPush)
-        result.note = `"${holder.name}" is running but its Claude Code does not show channel pushes: the message waits until it calls its inbox tool.`;
+      else result.note = `"${holder.name}" will see it ${seen.text}.`;
+      if (result.notify_when_idle) result.note += ` You will get a cc-dm message when "${holder?.name ?? to.display}" is next idle.`;
       return result;
     },
   };
@@ -283,6 +309,7 @@ export async function prepareBroadcast(
 export async function commitSends(core: BusCore, sends: readonly PreparedSend<unknown>[]): Promise<unknown[]> {
   const rows = await core.store.insertMessages(sends.map((s) => s.mail));
   for (const s of sends) core.doorbell.ring(s.ring);
+  for (const s of sends) await s.after?.();
   return sends.map((s, i) => s.result(rows[i]!));
 }
 

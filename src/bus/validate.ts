@@ -61,6 +61,10 @@ export const DmArgs = z
     to: str('to').describe("The recipient session's name (see who)."),
     content,
     ...meta,
+    notify_when_idle: z
+      .boolean({ invalid_type_error: 'notify_when_idle must be true or false' })
+      .describe('Also tell me (a cc-dm message) when the recipient is next idle, i.e. has finished its turn.')
+      .optional(),
     queue_if_unknown: z
       .boolean({ invalid_type_error: 'queue_if_unknown must be true or false' })
       .describe('Queue for a name no session has used yet (it will be delivered when a session starts under it).')

@@ -85,6 +85,12 @@ export interface RosterEntry {
   /** The launch name this session asked for, when it runs under a variant because that was held. */
   wanted_name: string | null;
   client: string | null;
+  /** The agent CLI it runs in, when cc-dm can tell (claude, codex, gemini). */
+  agent: SessionRow['agent'];
+  /** How its mail reaches its model: channel (pushed), hook (its agent's hooks, waking it), pull (inbox only). */
+  path: SessionRow['path'];
+  /** From its agent's hooks: working, idle, approval (a permission prompt is open), offline; null when unknown. */
+  presence: SessionRow['presence'];
   can_receive_push: boolean;
   /** Mail waiting in this mailbox. */
   pending: number;

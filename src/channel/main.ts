@@ -12,6 +12,9 @@ import { Session } from '../bus/session/session.js';
 import { loadConfig, type Config } from '../config.js';
 import { CcDmError, isCcDmError } from '../errors.js';
 import { createLogger, errorText, type Logger } from '../log.js';
+import { pidAlive } from '../bus/liveness.js';
+import { nearestAgent } from '../procfs.js';
+import { Bell } from '../wake/bell.js';
 import { pickDoorbellDir, UnixSocketDoorbell } from '../wake/unix-socket.js';
 import { FlushingStdioServerTransport } from './flushing-stdio.js';
 import { instructions } from './instructions.js';
@@ -33,7 +36,16 @@ async function startSession(cfg: Config, log: Logger, canPush: boolean): Promise
   let bus: Bus | undefined;
   try {
     bus = await openBus(cfg, { log });
-    const s = await Session.start(bus, { cwd: process.cwd(), canPush, client: null });
+    // The agent CLI that started this server (its hooks know it by its pid), if it is one we know.
+    const agent = nearestAgent();
+    Bell.cleanStale(cfg.home, (pid) => pidAlive(pid, null));
+    const s = await Session.start(bus, {
+      cwd: process.cwd(),
+      canPush,
+      client: null,
+      agent: agent?.agent ?? null,
+      agentPid: agent?.pid ?? null,
+    });
     const store = bus.describeStore();
     if (store.ring === 'sockets' && cfg.wake) {
       // Only in a folder found private to this user: never in one someone else planted.
@@ -102,7 +114,9 @@ export async function serve(env?: NodeJS.ProcessEnv): Promise<void> {
     log.error(`${storeDown.error} Serving anyway: tools answer E_STORE_DOWN until it is reachable; retrying with backoff.`);
   }
 
-  const opts = { canPush: pushAtStart, relay: cfg.permissionRelay, approver: cfg.permissionApprover };
+  // A Claude Code without the channel flag gets mail through the plugin's hooks (if they run).
+  const hooks = !pushAtStart && session?.row.agent === 'claude';
+  const opts = { canPush: pushAtStart, hooks, relay: cfg.permissionRelay, approver: cfg.permissionApprover };
   const channel = createChannelServer({
     config: cfg,
     log,

@@ -69,18 +69,20 @@ export function buildProgram(): Command {
       withContext(async (ctx) => {
         const rows = await ctx.bus.roster({ offline: !!o.all });
         if (o.json) return printJson(rows);
-        const push = (live: boolean, can: boolean) => (!live ? '' : can ? 'yes' : new Painted('no (inbox)', c.yellow));
+        // How mail reaches each session: pushed (channel), through its agent's hooks, or only when it pulls.
+        const path = (p: string | null) => (p === 'pull' ? new Painted('pull (inbox)', c.yellow) : (p ?? ''));
         const shown = rows.map((r) => ({
           ...r,
           state: r.live ? new Painted('live', c.green) : new Painted('down', c.dim),
-          push: push(r.live, r.can_receive_push),
+          path: r.live ? path(r.path) : '',
+          presence: r.live ? (r.presence ?? '') : '',
         }));
         console.log(
           table(
             shown,
             o.all
-              ? ['name', 'state', 'role', 'project', 'push', 'pending', 'last_active_at']
-              : ['name', 'role', 'project', 'push', 'pending', 'started_at', 'last_active_at', 'cwd'],
+              ? ['name', 'state', 'role', 'project', 'path', 'presence', 'pending', 'last_active_at']
+              : ['name', 'role', 'project', 'path', 'presence', 'pending', 'started_at', 'last_active_at', 'cwd'],
           ),
         );
       }),
@@ -345,20 +347,11 @@ export function buildProgram(): Command {
 
   program
     .command('hook')
-    .description('Claude Code hook entry points (used by the plugin)')
-    .argument('<event>', 'session-start')
+    .description('agent hook entry points (used by the plugin): session-start, drain, file-changed, confirm')
+    .argument('<event>', 'the hook event')
     .action(async (event: string) => {
-      if (event !== 'session-start') throw new CcDmError('E_INVALID', `unknown hook "${event}": expected session-start.`);
-      const input = await readStdin();
-      let source = 'startup';
-      try {
-        source = JSON.parse(input || '{}').source ?? source;
-      } catch {
-        /* not JSON: keep the default */
-      }
-      const { sessionStartContext } = await import('./hook.js');
-      const text = await withContext((ctx) => sessionStartContext(ctx, source));
-      printJson({ hookSpecificOutput: { hookEventName: 'SessionStart', additionalContext: text } });
+      const { runHook } = await import('../delivery/hook-main.js');
+      await runHook(event);
     });
 
   program
@@ -376,13 +369,6 @@ export function buildProgram(): Command {
 
 function strip<T extends Record<string, unknown>>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
-}
-
-async function readStdin(): Promise<string> {
-  if (process.stdin.isTTY) return '';
-  let data = '';
-  for await (const chunk of process.stdin) data += chunk;
-  return data;
 }
 
 export async function run(argv: string[]): Promise<void> {

@@ -10,6 +10,11 @@
 import type { ApprovalView as Approval, MessageView as Msg, RosterEntry as Session, ThreadView as Thread } from '../bus/views.js';
 
 export function consoleClient(): void {
+  const PATH_TITLES: Record<string, string> = {
+    channel: 'messages are pushed into its context (channel)',
+    hook: 'messages reach its context through its hooks, which wake it when idle',
+    pull: 'its client shows no pushes and no hooks carry mail in: it pulls with its inbox tool',
+  };
   const FEED_MAX = 1000;
   const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
   type Kid = Node | string | null | undefined | false;
@@ -212,14 +217,12 @@ export function consoleClient(): void {
             s.live &&
               el(
                 'span',
-                {
-                  class: `tag ${s.can_receive_push ? 'push' : 'inbox'}`,
-                  title: s.can_receive_push
-                    ? 'messages are pushed into its context'
-                    : 'its Claude Code does not show pushes: it pulls with its inbox tool',
-                },
-                s.can_receive_push ? 'push' : 'inbox',
+                { class: `tag path ${s.path ?? 'pull'}`, title: PATH_TITLES[s.path ?? 'pull'] },
+                s.path === 'channel' ? 'push' : s.path === 'hook' ? 'hook' : 'inbox',
               ),
+            s.live &&
+              s.presence &&
+              el('span', { class: `tag presence ${s.presence}`, title: 'what it is doing, from its hooks' }, s.presence),
             s.pending > 0 && el('span', { class: 'tag pending', title: 'messages waiting for it' }, `${s.pending} waiting`),
             s.reserved && el('span', { class: 'tag', title: 'reserved with cc-dm reserve' }, 'reserved'),
           ),

@@ -4,7 +4,7 @@ import type { DeliveryRow, MessageRow, PendingDelivery } from './types.js';
 export const MSG_COLS = `m.seq, m.id, m.kind, m.from_name, m.from_key, m.from_session, m.sender_kind, m.to_name, m.project,
   m.content, m.priority, m.message_type, m.thread_id, m.sent_at, m.expires_at`;
 export const DEL_COLS = `d.message_seq, d.recipient_key, d.recipient_name, d.state, d.queued_at, d.delivered_at, d.delivered_via,
-  d.delivered_session, d.replied_at, d.expired_at, d.expire_reason`;
+  d.delivered_session, d.replied_at, d.expired_at, d.expire_reason, d.claim_code, d.claim_offset, d.confirmed_at`;
 
 /** Why a queued delivery expired (kept with the row, shown to the sender). */
 export const EXPIRE_REASON = 'time to live ran out before the recipient was online';
@@ -52,6 +52,9 @@ export function splitRow(r: Record<string, unknown>): PendingDelivery {
     replied_at: x.replied_at,
     expired_at: x.expired_at,
     expire_reason: x.expire_reason,
+    claim_code: x.claim_code,
+    claim_offset: x.claim_offset,
+    confirmed_at: x.confirmed_at,
   };
   return { message, delivery };
 }

@@ -176,6 +176,49 @@ ALTER TABLE sessions ADD COLUMN heartbeat_expiry_ms BIGINT;
 ALTER TABLE sessions ADD COLUMN history_since BIGINT;
 `,
   },
+  {
+    // Delivery paths (channel, hook, pull) and presence. A session records which agent CLI runs
+    // it and that agent's own session id and transcript (hooks bind to it and confirm from it), its
+    // delivery path and its presence. A delivery claimed by a hook is 'delivered' with the random
+    // code it was printed with and the transcript's size at that moment; confirmed_at is set once
+    // the text is seen in the agent's context (until then it may be queued again). One-shot watches
+    // tell a sender when a recipient becomes idle.
+    version: 4,
+    sqlite: `
+ALTER TABLE sessions ADD COLUMN agent TEXT;
+ALTER TABLE sessions ADD COLUMN agent_pid INTEGER;
+ALTER TABLE sessions ADD COLUMN agent_session TEXT;
+ALTER TABLE sessions ADD COLUMN transcript TEXT;
+ALTER TABLE sessions ADD COLUMN path TEXT;
+ALTER TABLE sessions ADD COLUMN presence TEXT;
+ALTER TABLE sessions ADD COLUMN presence_at INTEGER;
+ALTER TABLE deliveries ADD COLUMN claim_code TEXT;
+ALTER TABLE deliveries ADD COLUMN claim_offset INTEGER;
+ALTER TABLE deliveries ADD COLUMN confirmed_at INTEGER;
+CREATE INDEX deliveries_unconfirmed ON deliveries(recipient_key, message_seq) WHERE delivered_via = 'hook' AND confirmed_at IS NULL AND state = 'delivered';
+CREATE TABLE idle_watches (
+  target_key TEXT NOT NULL, watcher_key TEXT NOT NULL, watcher_name TEXT NOT NULL, created_at INTEGER NOT NULL,
+  PRIMARY KEY (target_key, watcher_key)
+);
+`,
+    postgres: `
+ALTER TABLE sessions ADD COLUMN agent TEXT;
+ALTER TABLE sessions ADD COLUMN agent_pid INTEGER;
+ALTER TABLE sessions ADD COLUMN agent_session TEXT;
+ALTER TABLE sessions ADD COLUMN transcript TEXT;
+ALTER TABLE sessions ADD COLUMN path TEXT;
+ALTER TABLE sessions ADD COLUMN presence TEXT;
+ALTER TABLE sessions ADD COLUMN presence_at BIGINT;
+ALTER TABLE deliveries ADD COLUMN claim_code TEXT;
+ALTER TABLE deliveries ADD COLUMN claim_offset BIGINT;
+ALTER TABLE deliveries ADD COLUMN confirmed_at BIGINT;
+CREATE INDEX deliveries_unconfirmed ON deliveries(recipient_key, message_seq) WHERE delivered_via = 'hook' AND confirmed_at IS NULL AND state = 'delivered';
+CREATE TABLE idle_watches (
+  target_key TEXT NOT NULL, watcher_key TEXT NOT NULL, watcher_name TEXT NOT NULL, created_at BIGINT NOT NULL,
+  PRIMARY KEY (target_key, watcher_key)
+);
+`,
+  },
 ];
 
 export const LATEST_VERSION: number = MIGRATIONS[MIGRATIONS.length - 1]!.version;

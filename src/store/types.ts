@@ -8,9 +8,15 @@
 
 export type NameSource = 'env' | 'register' | 'variant' | 'auto';
 export type DeliveryState = 'queued' | 'delivered' | 'replied' | 'expired';
-export type SenderKind = 'session' | 'human';
+export type SenderKind = 'session' | 'human' | 'system';
 export type MessageKind = 'dm' | 'broadcast' | 'permission_request';
-export type DeliveredVia = 'push' | 'pull';
+export type DeliveredVia = 'push' | 'hook' | 'pull';
+/** How a session's mail reaches its model (docs/design.md, "Delivery paths"). */
+export type DeliveryPath = 'channel' | 'hook' | 'pull';
+/** The agent CLI a session runs in, when cc-dm can tell. */
+export type Agent = 'claude' | 'codex' | 'gemini';
+/** What the agent is doing, from its hooks; offline once it ended. */
+export type Presence = 'working' | 'idle' | 'approval' | 'offline';
 
 export interface SessionRow {
   id: string;
@@ -42,14 +48,19 @@ export interface SessionRow {
   heartbeat_expiry_ms: number | null;
   /** A name taken with register (or a variant) starts with no past: history before this is not its own. */
   history_since: number | null;
+  agent: Agent | null;
+  /** The agent CLI's process (the nearest ancestor of the server that is one): its hooks carry this pid. */
+  agent_pid: number | null;
+  /** The agent's own id for this session (Claude Code's session id, a Codex thread id), from its hooks. */
+  agent_session: string | null;
+  /** The agent's transcript of this session, where a hook's delivery is confirmed. */
+  transcript: string | null;
+  path: DeliveryPath | null;
+  presence: Presence | null;
+  presence_at: number | null;
 }
 
-export type SessionPatch = Partial<
-  Pick<SessionRow, 'can_push' | 'doorbell' | 'last_active_at' | 'heartbeat_at' | 'client' | 'role' | 'project'>
->;
-
-/** The columns a patch may set (a backend refuses any other). */
-export const SESSION_PATCH_COLUMNS: ReadonlySet<string> = new Set([
+const PATCHABLE = [
   'can_push',
   'doorbell',
   'last_active_at',
@@ -57,11 +68,31 @@ export const SESSION_PATCH_COLUMNS: ReadonlySet<string> = new Set([
   'client',
   'role',
   'project',
-]);
+  'agent',
+  'agent_session',
+  'transcript',
+  'path',
+  'presence',
+  'presence_at',
+] as const;
+export type SessionPatch = Partial<Pick<SessionRow, (typeof PATCHABLE)[number]>>;
+
+/** The columns a patch may set (a backend refuses any other). */
+export const SESSION_PATCH_COLUMNS: ReadonlySet<string> = new Set(PATCHABLE);
 
 export type NewSession = Omit<
   SessionRow,
-  'name' | 'name_key' | 'name_source' | 'wanted_name' | 'ended_at' | 'end_reason' | 'history_since'
+  | 'name'
+  | 'name_key'
+  | 'name_source'
+  | 'wanted_name'
+  | 'ended_at'
+  | 'end_reason'
+  | 'agent_session'
+  | 'transcript'
+  | 'presence'
+  | 'presence_at'
+  | 'history_since'
 >;
 
 export interface NameRow {
@@ -172,6 +203,17 @@ export interface DeliveryRow {
   replied_at: number | null;
   expired_at: number | null;
   expire_reason: string | null;
+  /** A hook's claim: the random code the text was printed with, and the transcript's size then. */
+  claim_code: string | null;
+  claim_offset: number | null;
+  /** When the text was seen in the agent's context (hook path); null until confirmed. */
+  confirmed_at: number | null;
+}
+
+/** How a hook claimed a delivery, so that it can be confirmed later from the transcript. */
+export interface HookClaim {
+  code: string;
+  offset: number;
 }
 
 export interface PendingDelivery {
@@ -287,8 +329,27 @@ export interface Store {
   countPending(recipientKey: string, now: number): Promise<number>;
   /** Mail waiting, per recipient key (one query for the whole roster). */
   pendingCounts(now: number): Promise<Map<string, number>>;
-  /** Marks a queued delivery delivered; false if it was not queued any more (another path won). */
-  markDelivered(messageSeq: number, recipientKey: string, sessionId: string, via: DeliveredVia, at: number): Promise<boolean>;
+  /**
+   * Marks a queued delivery delivered (the one claim step of every path); false if it was not
+   * queued any more (another path won). A hook's claim records how to confirm it later.
+   */
+  markDelivered(
+    messageSeq: number,
+    recipientKey: string,
+    sessionId: string,
+    via: DeliveredVia,
+    at: number,
+    claim?: HookClaim,
+  ): Promise<boolean>;
+  /** Hook deliveries of this mailbox not yet confirmed in the agent's context, oldest first. */
+  unconfirmed(recipientKey: string): Promise<PendingDelivery[]>;
+  confirm(messageSeq: number, recipientKey: string, at: number): Promise<void>;
+  /** Queues an unconfirmed hook delivery again (its text never reached the model); false if it was confirmed meanwhile. */
+  requeue(messageSeq: number, recipientKey: string): Promise<boolean>;
+  /** A one-shot watch: tell `watcherKey` when `targetKey` is next idle. */
+  watchIdle(targetKey: string, watcherKey: string, watcherName: string, at: number): Promise<void>;
+  /** Removes and returns the watches on `targetKey`. */
+  takeIdleWatches(targetKey: string): Promise<{ watcher_key: string; watcher_name: string }[]>;
   expireDue(now: number): Promise<number>;
   trace(messageId: string): Promise<Trace | undefined>;
   history(filter: HistoryFilter): Promise<Trace[]>;

@@ -36,6 +36,7 @@ describe('postgres: store', () => {
     return {
       id, role: null, project: null, cwd: '/', host, pid: 999_999, ppid: 1, pid_start: null, ppid_start: null, can_push: true,
       client: null, doorbell: null, started_at: now, last_active_at: now, heartbeat_at: now, machine: null, heartbeat_expiry_ms: null,
+      agent: null, agent_pid: null, path: null,
     };
   }
 

@@ -161,7 +161,8 @@ export class InProcWorld {
     });
     const logged = { text: '' };
     const log = keepingLogger(`inproc ${name ?? '(auto)'}`, 'info', (l) => { logged.text += l; });
-    const bus = await openBus(cfg, { log, clock: this.clock.now });
+    // A session launched with another CC_DM_HOST stands for one on another machine.
+    const bus = await openBus(cfg, { log, clock: this.clock.now, machine: o.env?.CC_DM_HOST ? `inproc:${o.env.CC_DM_HOST}` : undefined });
     let session: Session;
     try {
       session = await Session.start(bus, { cwd: process.cwd(), canPush: channel, client: null });

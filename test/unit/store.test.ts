@@ -9,7 +9,7 @@ import type { NameSource, NewMessage, NewSession, Recipient, Store } from '../..
 
 const newSession = (id: string, over: Partial<NewSession> = {}): NewSession => ({
   id, role: null, project: null, cwd: '/', host: 'h', pid: process.pid, ppid: process.ppid, pid_start: null, ppid_start: null,
-  can_push: true, client: null, doorbell: null, started_at: Date.now(), last_active_at: Date.now(), heartbeat_at: Date.now(), machine: null, heartbeat_expiry_ms: null, ...over,
+  can_push: true, client: null, doorbell: null, started_at: Date.now(), last_active_at: Date.now(), heartbeat_at: Date.now(), machine: null, heartbeat_expiry_ms: null, agent: null, agent_pid: null, path: null, ...over,
 });
 let n = 0;
 const msg = (from: string, over: Partial<NewMessage> = {}): NewMessage => {

@@ -1,7 +1,8 @@
 /**
- * A session's delivery loop: waiting mail is handed to the session's target in order, and each
- * message is marked delivered only after the target has it (for the channel: written to the
- * client's pipe). A crash in between delivers that message again rather than losing it; a
+ * A session's delivery loop. On the channel path, waiting mail is pushed to the session's target
+ * in order, and each message is marked delivered only after the target has it (written to the
+ * client's pipe). On the hook path the loop only rings the agent's bell while mail waits: the
+ * agent's hook claims and shows it (src/delivery/). On the pull path nothing is handed over. A crash in between delivers that message again rather than losing it; a
  * restarted server never hands over a row already marked. Rings, polls and handshakes all end
  * up in kick(), and kicks that come while a drain runs coalesce into one more round.
  */
@@ -40,6 +41,8 @@ export class Delivery {
   private target?: DeliveryTarget;
   /** Whether the target shows messages (a Claude Code started without the channel flag does not). */
   private canPush = false;
+  /** Where pushes are not seen: the agent's bell, rung while mail waits (the hook path). */
+  private bell?: { ring(): void };
   /**
    * Permission requests of this session not yet answered back to it: only then does a drain ask
    * the store for verdicts (one query less per message otherwise).
@@ -52,10 +55,11 @@ export class Delivery {
     private readonly onError: (e: unknown) => void,
   ) {}
 
-  /** From now on mail goes to `target` (nothing is handed over before the client's handshake). */
-  activate(target: DeliveryTarget, canPush: boolean): void {
+  /** From now on mail goes to `target`, or rings `bell` (nothing happens before the client's handshake). */
+  activate(target: DeliveryTarget, canPush: boolean, bell?: { ring(): void }): void {
     this.target = target;
     this.canPush = canPush;
+    this.bell = canPush ? undefined : bell;
     this.kick();
   }
 
@@ -81,6 +85,7 @@ export class Delivery {
         this.again = false;
         if (this.verdictsAwaited > 0) await this.deliverVerdicts(target);
         if (this.canPush) await this.deliverMail(target);
+        else if (this.bell && (await this.core.store.countPending(this.session().name_key!, this.core.now())) > 0) this.bell.ring();
       } while (this.again && !this.stopped);
     } finally {
       this.draining = false;

@@ -7,11 +7,11 @@ import { randomBytes } from 'node:crypto';
 import { basename } from 'node:path';
 import { CcDmError } from '../../errors.js';
 import { checkName, checkProject, checkRole, isReservedName, nameKey, RESERVED_RULE } from '../../names.js';
-import type { NameSource, NewSession, SessionRow } from '../../store/types.js';
+import type { Agent, DeliveryPath, NameSource, NewSession, SessionRow } from '../../store/types.js';
 import { claimPlan, claimRules, type ClaimRequest } from '../claim.js';
 import type { BusCore } from '../core.js';
 import { sessionId } from '../ids.js';
-import { machineId, processStart } from '../../procfs.js';
+import { processStart } from '../../procfs.js';
 
 export interface StartOptions {
   cwd: string;
@@ -21,6 +21,11 @@ export interface StartOptions {
   /** The server's process and its parent (the agent CLI): liveness is theirs. */
   pid?: number;
   ppid?: number;
+  /** The agent CLI running this session, and its process (its hooks carry that pid). */
+  agent?: Agent | null;
+  agentPid?: number | null;
+  /** The delivery path known at start: channel where pushes are seen, else pull until the agent's hooks bind. */
+  path?: DeliveryPath;
 }
 
 export interface RegisterResult {
@@ -79,9 +84,12 @@ export async function claimAtStart(core: BusCore, o: StartOptions): Promise<Sess
     doorbell: core.doorbell.addressFor(id),
     started_at: now,
     last_active_at: now,
-    heartbeat_at: Date.now(),
-    machine: machineId(),
+    heartbeat_at: now,
+    machine: core.machine,
     heartbeat_expiry_ms: cfg.heartbeatExpiryMs,
+    agent: o.agent ?? null,
+    agent_pid: o.agentPid ?? null,
+    path: o.path ?? (o.canPush ? 'channel' : 'pull'),
   };
   return claim(core, { sessionId: id, name: wanted, source, newSession, at: now }, source);
 }
@@ -104,7 +112,7 @@ export async function rejoin(core: BusCore, row: SessionRow): Promise<SessionRow
       name: row.wanted_name ?? name!,
       source,
       at: now,
-      newSession: { ...rest, id, doorbell: core.doorbell.addressFor(id), started_at: now, last_active_at: now, heartbeat_at: Date.now() },
+      newSession: { ...rest, id, doorbell: core.doorbell.addressFor(id), started_at: now, last_active_at: now, heartbeat_at: now },
     },
     'env',
   );

@@ -83,11 +83,18 @@ export async function inbox(core: BusCore, row: SessionRow, limit = 50): Promise
   return { messages: out, still_waiting: await core.store.countPending(row.name_key!, core.now()) };
 }
 
-/** A line for tool results when mail waits that this session's client will not show. */
+/**
+ * A line for tool results when mail waits that this session's client will not show by itself:
+ * on the pull path, call inbox; on the hook path it is on its way (the hooks show it right after
+ * this tool call), with inbox as the fallback if they do not.
+ */
 export async function waitingNote(core: BusCore, row: SessionRow): Promise<string | undefined> {
   if (row.can_push) return undefined;
   const n = await core.store.countPending(row.name_key!, core.now());
-  return n > 0
-    ? `${n} message(s) wait for you: call the inbox tool to read them (this Claude Code was not started with cc-dm as a channel, so they are not pushed).`
-    : undefined;
+  if (n === 0) return undefined;
+  // The agent's hooks may have bound this session to the hook path since it started.
+  const path = (await core.store.getSession(row.id))?.path ?? row.path;
+  if (path === 'hook')
+    return `${n} message(s) wait for you: cc-dm's hooks show them right after this tool call (if they do not appear, call the inbox tool).`;
+  return `${n} message(s) wait for you: call the inbox tool to read them (this client was not started with cc-dm as a channel, and no hooks carry mail in).`;
 }

@@ -13,13 +13,26 @@ import type { VerdictResult } from '../relay.js';
 import { commitSends, prepareBroadcast, prepareDm, type BroadcastResult, type SendResult } from '../send.js';
 import type { Sender, SenderPolicy } from '../sender.js';
 import type { BroadcastArgs, DmArgs } from '../validate.js';
-import type { PermissionRow, SessionRow } from '../../store/types.js';
+import type { DeliveryPath, PermissionRow, Presence, SessionRow } from '../../store/types.js';
+import { agentDir, Bell } from '../../wake/bell.js';
+import { setPresence } from '../hook.js';
 import { Delivery, type DeliveryTarget } from './delivery.js';
 import { claimAtStart, rejoin, rename, type RegisterResult, type StartOptions } from './identity.js';
 import * as reads from './reads.js';
 import { requestPermission, type PermissionRequest } from './relay.js';
 
 const EXPIRE_EVERY_MS = 60_000;
+/** Every 6th fallback poll (30 s at the default 5 s) rings the bell again while mail waits. */
+const RERING_EVERY_TICKS = 6;
+
+/** The states the hooks write (hooks/presence.sh), as the store keeps them. */
+const PRESENCE: Record<string, Presence | undefined> = {
+  working: 'working',
+  idle: 'idle',
+  approval: 'approval',
+  waiting_for_approval: 'approval',
+  offline: 'offline',
+};
 /** `last_active_at` (shown by who) is written at most this often. */
 const TOUCH_EVERY_MS = 5_000;
 
@@ -27,8 +40,11 @@ export type { StartOptions, RegisterResult, DeliveryTarget, PermissionRequest };
 
 export class Session {
   private stopped = false;
+  /** The agent's bell and presence folder, where its hooks can carry mail in (the hook path). */
+  private bell?: Bell;
   private timers: NodeJS.Timeout[] = [];
   private lastExpire = 0;
+  private ticks = 0;
   private lastActiveWrite = 0;
   private readonly rate: RateLimit;
   private readonly registerRate: RateLimit;
@@ -68,6 +84,14 @@ export class Session {
     const core = bus[CORE];
     const row = await claimAtStart(core, o);
     const session = new Session(bus, row, o.ppid ?? process.ppid);
+    // An agent whose hooks can carry mail in gets a bell (rung while mail waits) and reports its
+    // presence through the same folder.
+    if (row.agent === 'claude' && row.agent_pid) {
+      const bell = new Bell(agentDir(core.config.home, row.agent_pid));
+      bell.prepare();
+      bell.watchPresence((state) => void session.presence(state).catch((e) => session.onError(e)));
+      session.bell = bell;
+    }
     await core.doorbell.listen(
       row.id,
       () => session.row.name_key,
@@ -95,9 +119,21 @@ export class Session {
 
   /** Called once the client's handshake is done: from now on mail goes to `target` (if it can be seen). */
   async activate(target: DeliveryTarget, canPush: boolean, client: string | null): Promise<void> {
-    this.row = { ...this.row, can_push: canPush, client };
-    await this.core.store.updateSession(this.row.id, { can_push: canPush, client });
-    this.delivery.activate(target, canPush);
+    // The channel where pushes are seen; else the hook path if the agent's hooks have bound
+    // (they may have, before this handshake), else pull until they do.
+    const stored = await this.core.store.getSession(this.row.id);
+    const path: DeliveryPath = canPush ? 'channel' : stored?.path === 'hook' ? 'hook' : 'pull';
+    this.row = { ...(stored ?? this.row), can_push: canPush, client, path };
+    await this.core.store.updateSession(this.row.id, { can_push: canPush, client, path });
+    this.delivery.activate(target, canPush, this.bell);
+  }
+
+  /** The agent's hooks say what it is doing (working, idle, waiting for approval, offline). */
+  async presence(state: string): Promise<void> {
+    const presence = PRESENCE[state];
+    if (!presence || presence === this.row.presence) return;
+    await setPresence(this.core, this.row, presence);
+    this.row = { ...this.row, presence, presence_at: this.core.now() };
   }
 
   private startTimers(): void {
@@ -115,7 +151,7 @@ export class Session {
   private async heartbeat(): Promise<void> {
     const store = this.core.store;
     // Liveness runs on real time, not the bus's clock (which tests move to backdate mail).
-    await store.updateSession(this.row.id, { heartbeat_at: Date.now() });
+    await store.updateSession(this.row.id, { heartbeat_at: this.core.now() });
     const row = await store.getSession(this.row.id);
     if (!row || row.ended_at === null || this.stopped) return;
     const previous = this.name;
@@ -136,6 +172,9 @@ export class Session {
       this.core.store.expireDue(now).catch((e) => this.onError(e));
     }
     this.pollIfChanged().catch((e) => this.onError(e));
+    // On the hook path a ring may be lost before the agent watches its bell (it starts watching
+    // when its SessionStart hook has answered): mail still waiting is rung again now and then.
+    if (this.bell && ++this.ticks % RERING_EVERY_TICKS === 0) this.delivery.kick();
   }
 
   /**
@@ -215,7 +254,9 @@ export class Session {
     this.stopped = true;
     this.delivery.stop();
     for (const t of this.timers) clearInterval(t);
+    this.bell?.close();
     await this.core.doorbell.close();
+    await setPresence(this.core, this.row, 'offline').catch((e) => this.onError(e));
     await this.core.store.endSession(this.row.id, reason, this.core.now());
   }
 }

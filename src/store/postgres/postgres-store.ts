@@ -30,6 +30,7 @@ import {
   type Behavior,
   type ClaimPlan,
   type DeliveredVia,
+  type HookClaim,
   type DeliveryRow,
   type HistoryFilter,
   type ListenConnection,
@@ -327,8 +328,8 @@ export class PostgresStore implements Store {
         // ON CONFLICT: a retry after an ambiguous commit finds its own row already there.
         await c.query(
           `INSERT INTO cc_dm.sessions (id, role, project, cwd, host, pid, ppid, pid_start, ppid_start, can_push, client,
-            doorbell, started_at, last_active_at, heartbeat_at, machine, heartbeat_expiry_ms)
-          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT (id) DO NOTHING`,
+            doorbell, started_at, last_active_at, heartbeat_at, machine, heartbeat_expiry_ms, agent, agent_pid, path)
+          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) ON CONFLICT (id) DO NOTHING`,
           [
             s.id,
             s.role,
@@ -347,6 +348,9 @@ export class PostgresStore implements Store {
             s.heartbeat_at + this.clockOffsetMs,
             s.machine,
             s.heartbeat_expiry_ms,
+            s.agent,
+            s.agent_pid,
+            s.path,
           ],
         );
       },
@@ -548,15 +552,68 @@ export class PostgresStore implements Store {
     );
   }
 
-  async markDelivered(messageSeq: number, recipientKey: string, sessionId: string, via: DeliveredVia, at: number): Promise<boolean> {
+  async markDelivered(
+    messageSeq: number,
+    recipientKey: string,
+    sessionId: string,
+    via: DeliveredVia,
+    at: number,
+    claim?: HookClaim,
+  ): Promise<boolean> {
     return (
       (
         await this.exec(
-          `UPDATE cc_dm.deliveries SET state = 'delivered', delivered_at = $1, delivered_via = $2, delivered_session = $3
-        WHERE message_seq = $4 AND recipient_key = $5 AND state = 'queued'`,
-          [at, via, sessionId, messageSeq, recipientKey],
+          `UPDATE cc_dm.deliveries SET state = 'delivered', delivered_at = $1, delivered_via = $2, delivered_session = $3, claim_code = $4,
+            claim_offset = $5 WHERE message_seq = $6 AND recipient_key = $7 AND state = 'queued'`,
+          [at, via, sessionId, claim?.code ?? null, claim?.offset ?? null, messageSeq, recipientKey],
         )
       ).rowCount === 1
+    );
+  }
+
+  unconfirmed(recipientKey: string): Promise<PendingDelivery[]> {
+    return this.read(async (c) =>
+      (
+        await c.query(
+          `SELECT ${MSG_COLS}, ${DEL_COLS} FROM cc_dm.deliveries d JOIN cc_dm.messages m ON m.seq = d.message_seq
+        WHERE d.recipient_key = $1 AND d.delivered_via = 'hook' AND d.confirmed_at IS NULL AND d.state = 'delivered' ORDER BY d.message_seq`,
+          [recipientKey],
+        )
+      ).rows.map(splitRow),
+    );
+  }
+
+  async confirm(messageSeq: number, recipientKey: string, at: number): Promise<void> {
+    await this.exec(
+      'UPDATE cc_dm.deliveries SET confirmed_at = $1 WHERE message_seq = $2 AND recipient_key = $3 AND confirmed_at IS NULL',
+      [at, messageSeq, recipientKey],
+    );
+  }
+
+  async requeue(messageSeq: number, recipientKey: string): Promise<boolean> {
+    // The mail waits again: ring its mailbox (sent at commit).
+    const r = await this.exec(
+      `WITH q AS (UPDATE cc_dm.deliveries SET state = 'queued', delivered_at = NULL, delivered_via = NULL, delivered_session = NULL,
+          claim_code = NULL, claim_offset = NULL
+        WHERE message_seq = $1 AND recipient_key = $2 AND state = 'delivered' AND confirmed_at IS NULL RETURNING recipient_key)
+      SELECT pg_notify('${RING_CHANNEL}', recipient_key) FROM q`,
+      [messageSeq, recipientKey],
+    );
+    return r.rowCount === 1;
+  }
+
+  async watchIdle(targetKey: string, watcherKey: string, watcherName: string, at: number): Promise<void> {
+    await this.exec(
+      `INSERT INTO cc_dm.idle_watches (target_key, watcher_key, watcher_name, created_at) VALUES ($1, $2, $3, $4)
+      ON CONFLICT (target_key, watcher_key) DO UPDATE SET watcher_name = excluded.watcher_name, created_at = excluded.created_at`,
+      [targetKey, watcherKey, watcherName, at],
+    );
+  }
+
+  takeIdleWatches(targetKey: string): Promise<{ watcher_key: string; watcher_name: string }[]> {
+    return this.read(
+      async (c) =>
+        (await c.query('DELETE FROM cc_dm.idle_watches WHERE target_key = $1 RETURNING watcher_key, watcher_name', [targetKey])).rows,
     );
   }
 

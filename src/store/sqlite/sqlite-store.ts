@@ -15,6 +15,7 @@ import {
   type ClaimPlan,
   type ClaimSteps,
   type DeliveredVia,
+  type HookClaim,
   type DeliveryRow,
   type HistoryFilter,
   type ListenConnection,
@@ -138,9 +139,9 @@ export class SqliteStore implements Store {
     insertSession: (s) => {
       this.sql(
         `INSERT INTO sessions (id, role, project, cwd, host, pid, ppid, pid_start, ppid_start, can_push, client,
-          doorbell, started_at, last_active_at, heartbeat_at, machine, heartbeat_expiry_ms)
+          doorbell, started_at, last_active_at, heartbeat_at, machine, heartbeat_expiry_ms, agent, agent_pid, path)
         VALUES (@id, @role, @project, @cwd, @host, @pid, @ppid, @pid_start, @ppid_start, @can_push, @client, @doorbell,
-          @started_at, @last_active_at, @heartbeat_at, @machine, @heartbeat_expiry_ms)`,
+          @started_at, @last_active_at, @heartbeat_at, @machine, @heartbeat_expiry_ms, @agent, @agent_pid, @path)`,
       ).run({ ...s, can_push: bit(s.can_push) });
     },
     candidate: (key, exceptSession) => {
@@ -327,13 +328,70 @@ export class SqliteStore implements Store {
     );
   }
 
-  markDelivered(messageSeq: number, recipientKey: string, sessionId: string, via: DeliveredVia, at: number): Promise<boolean> {
+  markDelivered(
+    messageSeq: number,
+    recipientKey: string,
+    sessionId: string,
+    via: DeliveredVia,
+    at: number,
+    claim?: HookClaim,
+  ): Promise<boolean> {
     return this.c.write(
       () =>
         this.sql(
-          `UPDATE deliveries SET state = 'delivered', delivered_at = ?, delivered_via = ?, delivered_session = ?
+          `UPDATE deliveries SET state = 'delivered', delivered_at = ?, delivered_via = ?, delivered_session = ?, claim_code = ?, claim_offset = ?
         WHERE message_seq = ? AND recipient_key = ? AND state = 'queued'`,
-        ).run(at, via, sessionId, messageSeq, recipientKey).changes === 1,
+        ).run(at, via, sessionId, claim?.code ?? null, claim?.offset ?? null, messageSeq, recipientKey).changes === 1,
+    );
+  }
+
+  unconfirmed(recipientKey: string): Promise<PendingDelivery[]> {
+    return this.c.read(() =>
+      (
+        this.sql(
+          `SELECT ${MSG_COLS}, ${DEL_COLS} FROM deliveries d INDEXED BY deliveries_unconfirmed JOIN messages m ON m.seq = d.message_seq
+        WHERE d.recipient_key = ? AND d.delivered_via = 'hook' AND d.confirmed_at IS NULL AND d.state = 'delivered' ORDER BY d.message_seq`,
+        ).all(recipientKey) as Row[]
+      ).map(splitRow),
+    );
+  }
+
+  confirm(messageSeq: number, recipientKey: string, at: number): Promise<void> {
+    return this.c.write(() => {
+      this.sql('UPDATE deliveries SET confirmed_at = ? WHERE message_seq = ? AND recipient_key = ? AND confirmed_at IS NULL').run(
+        at,
+        messageSeq,
+        recipientKey,
+      );
+    });
+  }
+
+  requeue(messageSeq: number, recipientKey: string): Promise<boolean> {
+    return this.c.write(
+      () =>
+        this.sql(
+          `UPDATE deliveries SET state = 'queued', delivered_at = NULL, delivered_via = NULL, delivered_session = NULL, claim_code = NULL,
+            claim_offset = NULL WHERE message_seq = ? AND recipient_key = ? AND state = 'delivered' AND confirmed_at IS NULL`,
+        ).run(messageSeq, recipientKey).changes === 1,
+    );
+  }
+
+  watchIdle(targetKey: string, watcherKey: string, watcherName: string, at: number): Promise<void> {
+    return this.c.write(() => {
+      this.sql(
+        `INSERT INTO idle_watches (target_key, watcher_key, watcher_name, created_at) VALUES (?, ?, ?, ?)
+        ON CONFLICT (target_key, watcher_key) DO UPDATE SET watcher_name = excluded.watcher_name, created_at = excluded.created_at`,
+      ).run(targetKey, watcherKey, watcherName, at);
+    });
+  }
+
+  takeIdleWatches(targetKey: string): Promise<{ watcher_key: string; watcher_name: string }[]> {
+    return this.c.write(
+      () =>
+        this.sql('DELETE FROM idle_watches WHERE target_key = ? RETURNING watcher_key, watcher_name').all(targetKey) as {
+          watcher_key: string;
+          watcher_name: string;
+        }[],
     );
   }
 
