@@ -11,7 +11,10 @@ export interface DeliveryView {
   state: DeliveryRow['state'];
   queued_at: string;
   delivered_at: string | null;
+  /** push (channel), hook (shown by the agent's hook), pull (the inbox tool). */
   delivered_via: DeliveryRow['delivered_via'];
+  /** Hook path: when the text was seen in the agent's context (null: claimed, not yet confirmed). */
+  confirmed_at: string | null;
   replied_at: string | null;
   expired_at: string | null;
   expire_reason: string | null;
@@ -60,6 +63,7 @@ export function receiptView(t: Trace): ReceiptView {
       queued_at: iso(d.queued_at)!,
       delivered_at: iso(d.delivered_at),
       delivered_via: d.delivered_via,
+      confirmed_at: iso(d.confirmed_at),
       replied_at: iso(d.replied_at),
       expired_at: iso(d.expired_at),
       expire_reason: d.expire_reason,

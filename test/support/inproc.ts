@@ -39,6 +39,11 @@ export interface InProcOptions {
   channel?: boolean;
   /** The client's name in its handshake (Claude Code's is "claude-code"). */
   clientName?: string;
+  /**
+   * Run as a Claude Code session whose agent has this pid (no process needed: hooks find their
+   * session by it, and its bell and presence folder are named by it).
+   */
+  claudePid?: number;
 }
 
 /** A logger that keeps what a session logged (the spawned tier reads it from stderr); errors also go to stderr. */
@@ -165,13 +170,16 @@ export class InProcWorld {
     const bus = await openBus(cfg, { log, clock: this.clock.now, machine: o.env?.CC_DM_HOST ? `inproc:${o.env.CC_DM_HOST}` : undefined });
     let session: Session;
     try {
-      session = await Session.start(bus, { cwd: process.cwd(), canPush: channel, client: null });
+      session = await Session.start(bus, {
+        cwd: process.cwd(), canPush: channel, client: null,
+        ...(o.claudePid ? { agent: 'claude' as const, agentPid: o.claudePid } : {}),
+      });
     } catch (e) {
       await bus.close();
       throw e;
     }
     session.onError = (e) => log.warn(`background: ${errorText(e)}`);
-    const relay = { canPush: channel, relay: cfg.permissionRelay, approver: cfg.permissionApprover };
+    const relay = { canPush: channel, hooks: !channel && !!o.claudePid, relay: cfg.permissionRelay, approver: cfg.permissionApprover };
     const server = createChannelServer({
       config: cfg, log, session: () => session,
       unavailable: () => new CcDmError('E_STORE_DOWN', 'the store is unreachable'),
