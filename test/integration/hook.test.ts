@@ -37,8 +37,9 @@ describe('SessionStart hook', () => {
     const text = context(await hook(hooked));
     assert.match(text, /you are "hooked" \(role: tests\) on the cc-dm message bus/);
     assert.match(text, /never with the built-in SendMessage/);
-    // That stand-in was started without the channel flag: the waiting dm is not pushed.
-    assert.match(text, /1 message\(s\) are waiting for you: call the inbox tool/);
+    // That stand-in was started without the channel flag: its hooks bind it to the hook path, which carries the waiting dm in.
+    assert.match(text, /1 message\(s\) are waiting for you and are on their way/);
+    assert.equal((await peer.call('who')).body.sessions.find((s: any) => s.name === 'hooked').path, 'hook');
     assert.match(text, /just compacted: call history/);
 
     const other = context(await hook(peer));
