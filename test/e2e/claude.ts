@@ -144,6 +144,8 @@ export interface SessionOptions {
 
 export interface InteractiveSession {
   name: string;
+  /** Claude Code's pid (the launcher execs it in the tmux pane). */
+  pid: number | undefined;
   standin: Standin;
   debugFile: string;
   tmuxTarget: string;
@@ -366,6 +368,7 @@ export class E2eEnv {
     const self = this;
     const session: InteractiveSession = {
       name: o.name,
+      pid,
       standin,
       debugFile,
       tmuxTarget,

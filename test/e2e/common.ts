@@ -21,7 +21,7 @@ export interface TraceView {
   message_id: string;
   from: string;
   sender_kind: string;
-  recipients: { to: string; state: string; delivered_at?: string; delivered_via?: string }[];
+  recipients: { to: string; state: string; delivered_at?: string; delivered_via?: string; confirmed_at?: string | null }[];
 }
 
 /** `cc-dm trace <id> --json` against the test's store. */

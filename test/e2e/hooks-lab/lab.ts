@@ -12,7 +12,7 @@ import { ApiMessage, RecordedRequest, isMainLoopRequest, messageText } from '../
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The prototype's scripts (plain .mjs/.sh, not compiled): always read from the source tree. */
-export const PROTO_DIR = path.join(REPO_ROOT, 'test', 'e2e', 'hooks-prototype');
+export const PROTO_DIR = path.join(REPO_ROOT, 'test', 'e2e', 'hooks-lab');
 export const LAB_DIST_DIR = here;
 
 export type HookHandler = {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Q12: what one hook run costs. Spawns each command N times (stdin = a small hook input JSON) and
 // reports wall time (median, range) and peak RSS, with the load average.
-//   node test/e2e/hooks-prototype/bench-startup.mjs [runs]
+//   node test/e2e/hooks-lab/bench-startup.mjs [runs]
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -18,7 +18,7 @@ const env = { ...process.env, CC_DM_SESSION_NAME: 'bench', CLAUDE_CODE_SESSION_I
 const cmds = {
   'node -e 0 (bare node)': ['node', ['-e', '0']],
   'sh fc-hook.sh (probe, empty bell)': ['sh', [path.join(here, 'probe-sh', 'fc-hook.sh')]],
-  'node hooks-prototype/ccdm-hook.mjs file-changed (nothing waiting)': ['node', [path.join(here, 'plugin', 'scripts', 'ccdm-hook.mjs'), 'file-changed']],
+  'node hooks-lab/ccdm-hook.mjs file-changed (nothing waiting)': ['node', [path.join(here, 'plugin', 'scripts', 'ccdm-hook.mjs'), 'file-changed']],
   'node bin/cc-dm.js --version (whole CLI)': ['node', [path.join(root, 'bin', 'cc-dm.js'), '--version']],
   'sh presence.sh working': ['sh', [path.join(here, 'plugin', 'scripts', 'presence.sh'), 'working']],
   'node bin/cc-dm.js who --json (CLI + store open)': ['node', [path.join(root, 'bin', 'cc-dm.js'), 'who', '--json']],

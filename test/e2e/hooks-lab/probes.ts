@@ -1,5 +1,5 @@
 // Spike probes for issue 14, run one at a time by hand (never by the test runner):
-//   npx tsc -p tsconfig.json && node dist/test/e2e/hooks-prototype/probes.js <probe> [args]
+//   npx tsc -p tsconfig.json && node dist/test/e2e/hooks-lab/probes.js <probe> [args]
 // Each probe prints what it measured as JSON and keeps its temp root (requests, hook logs,
 // screens) in /tmp/spike-results/<probe>-<time>/.
 import fs from 'node:fs';
@@ -798,7 +798,7 @@ probes.ending = async () => {
 };
 
 
-/** Install the prototype plugin itself (test/e2e/hooks-prototype) into the lab's HOME. */
+/** Install the prototype plugin itself (test/e2e/hooks-lab) into the lab's HOME. */
 async function installPrototype(env: E2eEnv): Promise<void> {
   const add = await env.claudeCommand(['plugin', 'marketplace', 'add', PROTO_DIR]);
   if (add.code !== 0) throw new Error(`marketplace add: ${add.stdout}${add.stderr}`);
