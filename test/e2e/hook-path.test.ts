@@ -76,6 +76,7 @@ async function confirmed(id: string, what: string): Promise<void> {
 
 async function who(name: string): Promise<Record<string, unknown> | undefined> {
   const r = await env.ccdm(['who', '--json']);
+  if (r.code !== 0) return undefined;
   return (JSON.parse(r.stdout) as Record<string, unknown>[]).find((x) => x.name === name);
 }
 

@@ -89,8 +89,12 @@ export class Session {
     if (row.agent === 'claude' && row.agent_pid) {
       const bell = new Bell(agentDir(core.config.home, row.agent_pid));
       bell.prepare();
-      bell.watchPresence((state) => void session.presence(state).catch((e) => session.onError(e)));
+      const report = (state: string) => void session.presence(state).catch((e) => session.onError(e));
+      bell.watchPresence(report);
       session.bell = bell;
+      // A state written before the server was up (SessionStart runs beside its start); else a
+      // Claude Code that has just started waits for its user (a prompt would say working).
+      report(bell.presence() ?? 'idle');
     }
     await core.doorbell.listen(
       row.id,
