@@ -99,7 +99,7 @@ export async function claimForHook(
   s: SessionRow,
   o: { budget: number; size(m: MessageRow, code: string): number; offset: number },
 ): Promise<{ claimed: Claimed[]; more: boolean }> {
-  const pending = await core.store.pendingFor(s.name_key!, 50, core.now());
+  const pending = await core.store.pendingFor(s.name_key!, s.id, 50, core.now());
   const claimed: Claimed[] = [];
   let used = 0;
   for (const { message, delivery } of pending) {

@@ -325,13 +325,18 @@ export interface Store {
    * together: a group commit). All are stored, or none.
    */
   insertMessages(mail: readonly NewMail[]): Promise<MessageRow[]>;
-  pendingFor(recipientKey: string, limit: number, now: number): Promise<PendingDelivery[]>;
+  /**
+   * Mail waiting in a mailbox, for the session that holds it: nothing once that session has been
+   * ended (by another host, for a stale heartbeat), so it never takes its successor's mail.
+   */
+  pendingFor(recipientKey: string, sessionId: string, limit: number, now: number): Promise<PendingDelivery[]>;
   countPending(recipientKey: string, now: number): Promise<number>;
   /** Mail waiting, per recipient key (one query for the whole roster). */
   pendingCounts(now: number): Promise<Map<string, number>>;
   /**
    * Marks a queued delivery delivered (the one claim step of every path); false if it was not
-   * queued any more (another path won). A hook's claim records how to confirm it later.
+   * queued any more (another path won) or the session has been ended. A hook's claim records how
+   * to confirm it later.
    */
   markDelivered(
     messageSeq: number,

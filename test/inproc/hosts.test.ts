@@ -66,4 +66,21 @@ describe('several hosts in-process [postgres]', () => {
     await successor.waitFor((p) => p.pushes.length === 1, 5_000, 'the waiting mail');
     assert.equal(successor.pushes[0]!.content, 'for whoever runs as worker next');
   });
+
+  test('a session another host has ended, still running, takes no mail for its old name: the successor gets it', async () => {
+    const watcher = await w.start('judge', on('host-a'));
+    // Its client shows pushes: were it allowed, its drain would take the mail.
+    const stale = await w.start('stale', on('host-b'));
+    w.clock.advance(21 * MIN);
+    await watcher.heartbeat();
+    assert.ok(!(await watcher.call('who')).body.sessions.some((s: any) => s.name === 'stale'), 'ended by the judge');
+    const r = await watcher.call('dm', { to: 'stale', content: 'not for the ended one' });
+    assert.equal(r.body.recipient_online, false);
+    // The ended session is rung (its LISTEN still matches the name) and drains: it must not claim.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(stale.pushes.length, 0, 'nothing handed to a session that is no longer the name\'s');
+    assert.equal((await w.human.trace(r.body.message_id)).recipients[0]!.state, 'queued');
+    const successor = await w.start('stale', on('host-c'));
+    await successor.waitFor((p) => p.pushes.some((m) => m.content === 'not for the ended one'), 5_000, 'the successor to get it');
+  });
 });

@@ -64,11 +64,12 @@ for (const fx of stores()) {
       const m1 = await insertOne(store, msg('x'), [{ key: 'rcv', display: 'rcv' }]);
       const m2 = await insertOne(store, msg('x'), [{ key: 'rcv', display: 'rcv' }]);
       const old = await insertOne(store, msg('x', { sent_at: now - 20_000, expires_at: now - 10_000 }), [{ key: 'rcv', display: 'rcv' }]);
-      const pending = await store.pendingFor('rcv', 10, now);
+      const pending = await store.pendingFor('rcv', 'sa', 10, now);
       assert.deepEqual(pending.map((p) => p.message.id), [m1.id, m2.id], 'expired mail is never pending');
       assert.equal(await store.countPending('rcv', now), 2);
       assert.equal(await store.markDelivered(m1.seq, 'rcv', 'sa', 'push', now), true);
       assert.equal(await store.markDelivered(m1.seq, 'rcv', 'sa', 'push', now), false, 'a delivery is marked once');
+      assert.equal(await store.markDelivered(m2.seq, 'rcv', 'no-such-session', 'push', now), false, 'only an open session claims');
       assert.equal(await store.expireDue(now), 1);
       const t = await store.trace(old.id);
       assert.equal(t!.deliveries[0]!.state, 'expired');
@@ -83,7 +84,7 @@ for (const fx of stores()) {
       const rows = await store.insertMessages(batch);
       assert.deepEqual(rows.map((r) => r.id), batch.map((b) => b.message.id));
       assert.ok(rows[0]!.seq < rows[1]!.seq && rows[1]!.seq < rows[2]!.seq, 'sequence numbers follow the batch order');
-      assert.deepEqual((await store.pendingFor('grcv', 10, Date.now())).map((p) => p.message.id), rows.map((r) => r.id));
+      assert.deepEqual((await store.pendingFor('grcv', 'sa', 10, Date.now())).map((p) => p.message.id), rows.map((r) => r.id));
       assert.ok((await store.lookup('grcv')).name, 'mail for a new name makes it a mailbox');
 
       // The third repeats the first one's id: the whole batch is refused, nothing of it stays.
@@ -92,7 +93,7 @@ for (const fx of stores()) {
       for (const m of fresh) assert.equal(await store.trace(m.id), undefined, 'nothing of a failed batch is stored');
 
       // A reply in a batch marks what its recipient had delivered, as a reply alone would.
-      await store.markDelivered(rows[0]!.seq, 'grcv', 'sg', 'push', Date.now());
+      assert.ok(await store.markDelivered(rows[0]!.seq, 'grcv', 'sa', 'push', Date.now()));
       await store.insertMessages([
         { message: msg('grcv'), recipients: [{ key: 'gx', display: 'gx' }], reply: { recipientKey: 'grcv', senderKey: 'gx', thread_id: null, since: null } },
       ]);
@@ -121,7 +122,9 @@ for (const fx of stores()) {
       const r = await claim(store, { sessionId: 'sr', name: 'after', source: 'register', releasing: 'before' });
       assert.ok(r.ok);
       assert.equal((await store.lookup('before')).name!.released_to, 'after');
-      assert.deepEqual((await store.pendingFor('after', 10, Date.now())).map((p) => p.message.id), [m.id]);
+      assert.deepEqual((await store.pendingFor('after', 'sr', 10, Date.now())).map((p) => p.message.id), [m.id]);
+      await store.endSession('sr', 'test', Date.now());
+      assert.deepEqual(await store.pendingFor('after', 'sr', 10, Date.now()), [], 'an ended session is handed nothing');
     });
 
     test('history filters by participant, peer, thread, words and position', async () => {

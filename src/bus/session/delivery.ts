@@ -105,7 +105,7 @@ export class Delivery {
     const { store } = this.core;
     for (;;) {
       const row = this.session();
-      const batch = await store.pendingFor(row.name_key!, DRAIN_BATCH, this.core.now());
+      const batch = await store.pendingFor(row.name_key!, row.id, DRAIN_BATCH, this.core.now());
       for (const { message, delivery } of batch) {
         if (this.stopped) return;
         await target.pushMessage(message.content, envelope(message, row.name!));

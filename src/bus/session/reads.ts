@@ -73,7 +73,7 @@ export async function history(
 
 /** Pulls waiting mail (for a client that does not show pushes), marking it delivered. */
 export async function inbox(core: BusCore, row: SessionRow, limit = 50): Promise<InboxResult> {
-  const batch = await core.store.pendingFor(row.name_key!, limit, core.now());
+  const batch = await core.store.pendingFor(row.name_key!, row.id, limit, core.now());
   const out: InboxResult['messages'] = [];
   for (const { message, delivery } of batch) {
     if (await core.store.markDelivered(message.seq, delivery.recipient_key, row.id, 'pull', core.now())) {

@@ -512,13 +512,14 @@ export class PostgresStore implements Store {
     });
   }
 
-  pendingFor(recipientKey: string, limit: number, now: number): Promise<PendingDelivery[]> {
+  pendingFor(recipientKey: string, sessionId: string, limit: number, now: number): Promise<PendingDelivery[]> {
     return this.read(async (c) =>
       (
         await c.query(
           `SELECT ${MSG_COLS}, ${DEL_COLS} FROM cc_dm.deliveries d JOIN cc_dm.messages m ON m.seq = d.message_seq
-        WHERE d.recipient_key = $1 AND d.state = 'queued' AND m.expires_at > $2 ORDER BY d.message_seq LIMIT $3`,
-          [recipientKey, now, limit],
+        WHERE d.recipient_key = $1 AND d.state = 'queued' AND m.expires_at > $2
+          AND EXISTS (SELECT 1 FROM cc_dm.sessions s WHERE s.id = $4 AND s.ended_at IS NULL) ORDER BY d.message_seq LIMIT $3`,
+          [recipientKey, now, limit, sessionId],
         )
       ).rows.map(splitRow),
     );
@@ -564,7 +565,8 @@ export class PostgresStore implements Store {
       (
         await this.exec(
           `UPDATE cc_dm.deliveries SET state = 'delivered', delivered_at = $1, delivered_via = $2, delivered_session = $3, claim_code = $4,
-            claim_offset = $5 WHERE message_seq = $6 AND recipient_key = $7 AND state = 'queued'`,
+            claim_offset = $5 WHERE message_seq = $6 AND recipient_key = $7 AND state = 'queued'
+            AND EXISTS (SELECT 1 FROM cc_dm.sessions s WHERE s.id = $3 AND s.ended_at IS NULL)`,
           [at, via, sessionId, claim?.code ?? null, claim?.offset ?? null, messageSeq, recipientKey],
         )
       ).rowCount === 1

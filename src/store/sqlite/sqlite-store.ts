@@ -287,7 +287,7 @@ export class SqliteStore implements Store {
     );
   }
 
-  pendingFor(recipientKey: string, limit: number, now: number): Promise<PendingDelivery[]> {
+  pendingFor(recipientKey: string, sessionId: string, limit: number, now: number): Promise<PendingDelivery[]> {
     // INDEXED BY: without it the planner picks deliveries_recipient and reads every message the
     // recipient ever got (330 µs per drain at 2,200 delivered, growing with history); the partial
     // index holds only what waits.
@@ -296,8 +296,9 @@ export class SqliteStore implements Store {
         this.sql(
           `SELECT ${MSG_COLS}, ${DEL_COLS} FROM deliveries d INDEXED BY deliveries_queued
         JOIN messages m ON m.seq = d.message_seq
-        WHERE d.recipient_key = ? AND d.state = 'queued' AND m.expires_at > ? ORDER BY d.message_seq LIMIT ?`,
-        ).all(recipientKey, now, limit) as Row[]
+        WHERE d.recipient_key = ? AND d.state = 'queued' AND m.expires_at > ?
+          AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = ? AND s.ended_at IS NULL) ORDER BY d.message_seq LIMIT ?`,
+        ).all(recipientKey, now, sessionId, limit) as Row[]
       ).map(splitRow),
     );
   }
@@ -340,8 +341,9 @@ export class SqliteStore implements Store {
       () =>
         this.sql(
           `UPDATE deliveries SET state = 'delivered', delivered_at = ?, delivered_via = ?, delivered_session = ?, claim_code = ?, claim_offset = ?
-        WHERE message_seq = ? AND recipient_key = ? AND state = 'queued'`,
-        ).run(at, via, sessionId, claim?.code ?? null, claim?.offset ?? null, messageSeq, recipientKey).changes === 1,
+        WHERE message_seq = ? AND recipient_key = ? AND state = 'queued'
+          AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = ? AND s.ended_at IS NULL)`,
+        ).run(at, via, sessionId, claim?.code ?? null, claim?.offset ?? null, messageSeq, recipientKey, sessionId).changes === 1,
     );
   }
 
