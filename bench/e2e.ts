@@ -7,6 +7,10 @@
  *             only pushes: the push written to stdout -> the idle session's next model request.
  *   built-in: Claude Code's own SendMessage between the same two sessions, for comparison.
  *   cli:      `cc-dm send bob ...` from the CLI: cc-dm's path without a sender Claude Code.
+ *   hook:     the channel-less path (issue 14): the same sender's `dm` tool call -> the next
+ *             model request of carl, a Claude Code started WITHOUT the channel flag, carrying the
+ *             framed message; idle (a new turn), and busy (carl runs a 4 s tool; reported both
+ *             from the dm and from the end of that tool).
  *
  * Target: cc-dm's median at most 10 ms above the baseline's median.
  *
@@ -24,6 +28,7 @@ import { E2eEnv, E2E_DIST_DIR, InteractiveSession, pluginTool, waitUntil } from 
 import { channelsIn, hasChannel, nextToolStepSince } from '../test/e2e/flows.js';
 import { isMainLoopRequest, messagesText } from '../test/e2e/standin.js';
 import { requirePrerequisites } from '../test/e2e/common.js';
+import { busyScript } from '../test/e2e/hooks-lab/lab.js';
 
 const { values: v } = parseArgs({
   options: {
@@ -39,6 +44,11 @@ if (v.help) {
 const RUNS = Math.max(1, Number(v.runs));
 const DM = pluginTool('dm');
 const TARGET_MS = 10;
+/** The hook path's busy runs: carl's tool sleeps this long, and the dm is sent this far into it. */
+const BUSY_TOOL_S = 4;
+const BUSY_SEND_AFTER_MS = 1_000;
+const CLAUDE_CODE_VERSION = (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { devDependencies: Record<string, string> })
+  .devDependencies['@anthropic-ai/claude-code'];
 
 function turnEnds(s: InteractiveSession): number {
   return (s.debugLog().match(/\[engine\] turn \d+ end/g) ?? []).length;
@@ -91,6 +101,9 @@ async function main() {
 
     // --name makes them reachable by Claude Code's built-in SendMessage too (the comparison).
     const bob = await ccdm.startInteractive({ name: 'bob', role: 'receiver', extraArgs: ['--name', 'bob'] });
+    // The hook path's receiver: no channel flag; the plugin's hooks carry mail in.
+    const carl = await ccdm.startInteractive({ name: 'carl', role: 'receiver', channels: false, script: busyScript(BUSY_TOOL_S), allowedTools: ['Bash'] });
+    await carl.waitForDebug(/FileChanged: watching/, 'carl\'s bell watcher', 30_000);
     const alice = await ccdm.startInteractive({
       name: 'alice',
       role: 'sender',
@@ -98,12 +111,14 @@ async function main() {
       allowedTools: [DM, 'SendMessage'],
       script: (r) => {
         if (!isMainLoopRequest(r)) return { text: 'OK' };
-        const m = /(send|builtin) run (\d+) token (\S+)/.exec(lastRunText(r));
+        const m = /(send|builtin|hook) run ([\w-]+) token (\S+)/.exec(lastRunText(r));
         if (!m) return { text: 'Ready.' };
         const call =
           m[1] === 'send'
             ? { tool: DM, input: { to: 'bob', content: `bench run ${m[2]} ${m[3]}` } }
-            : { tool: 'SendMessage', input: { to: 'bob', message: `builtin run ${m[2]} ${m[3]}` } };
+            : m[1] === 'hook'
+              ? { tool: DM, input: { to: 'carl', content: `carl run ${m[2]} ${m[3]}` } }
+              : { tool: 'SendMessage', input: { to: 'bob', message: `builtin run ${m[2]} ${m[3]}` } };
         return nextToolStepSince(r, [call], m[0]) ?? { text: 'Sent.' };
       },
     });
@@ -120,6 +135,28 @@ async function main() {
     const cliSentToReq: number[] = [];
     const cliSentToNotif: number[] = [];
     const cliNotifToReq: number[] = [];
+    const hookIdle: number[] = [];
+    const hookBusy: number[] = [];
+    const hookBusyAfterTool: number[] = [];
+
+    /** Alice dms carl (the hook path); resolves with the decision time and carl's request. */
+    const hookRun = async (label: string) => {
+      const aliceTurns = turnEnds(alice);
+      const token = randomUUID();
+      const content = `carl run ${label} ${token}`;
+      alice.type(`hook run ${label} token ${token}`);
+      const req = await carl.standin.waitForRequest(
+        (r) => isMainLoopRequest(r) && messagesText(r).includes(content),
+        `hook run ${label} at carl`,
+        60_000,
+      );
+      const call = alice.standin.requests.find(
+        (r) => r.reply && 'toolUse' in r.reply && r.reply.toolUse.name === DM && JSON.stringify(r.reply.toolUse.input).includes(token),
+      );
+      if (!call?.repliedAt) throw new Error(`hook run ${label}: no record of alice's dm tool call`);
+      await idleAfter(alice, aliceTurns + 1);
+      return { decided: call.repliedAt, req };
+    };
 
     for (let i = 1; i <= RUNS; i++) {
       // --- baseline run
@@ -209,15 +246,37 @@ async function main() {
         await idleAfter(bob, bobTurns + 1);
         await idleAfter(alice, aliceTurns + 1);
       }
+      // --- the hook path, idle: carl is waiting for input
+      {
+        const carlTurns = turnEnds(carl);
+        const { decided, req } = await hookRun(`idle-${i}`);
+        hookIdle.push(req.at - decided);
+        await idleAfter(carl, carlTurns + 1);
+      }
+      // --- the hook path, busy: carl runs a tool when the dm comes
+      {
+        const carlTurns = turnEnds(carl);
+        const from = carl.standin.requests.length;
+        carl.type('RUN-BUSY now');
+        const toolReq = await carl.standin.waitForRequest((r) => !!r.reply && 'toolUse' in r.reply, 'carl\'s Bash tool call', 30_000, from);
+        await waitUntil(() => toolReq.repliedAt, 'the tool call reply');
+        await new Promise((r) => setTimeout(r, BUSY_SEND_AFTER_MS));
+        const { decided, req } = await hookRun(`busy-${i}`);
+        hookBusy.push(req.at - decided);
+        // The tool ends about BUSY_TOOL_S after its tool_use was handed to Claude Code.
+        hookBusyAfterTool.push(req.at - Math.max(decided, toolReq.repliedAt! + BUSY_TOOL_S * 1000));
+        await idleAfter(carl, carlTurns + 2);
+      }
       log(
         `run ${i}/${RUNS}: baseline ${fmt(baseline[i - 1])}, cc-dm ${fmt(total[i - 1])}, ` +
+          `hook idle ${fmt(hookIdle[i - 1]!)}, hook busy ${fmt(hookBusy[i - 1]!)} (${fmt(hookBusyAfterTool[i - 1]!)} after the tool), ` +
           `cc-dm from the CLI (sent_at -> request) ${fmt(cliSentToReq[i - 1])}, built-in SendMessage ${fmt(builtin[i - 1])}`,
       );
     }
 
     const stat = (xs: number[]) => (xs.length ? { median: median(xs), worst: Math.max(...xs) } : undefined);
     const result = {
-      claude_code: '2.1.331',
+      claude_code: CLAUDE_CODE_VERSION,
       runs: RUNS,
       baseline_push_to_request_ms: { ...stat(baseline)!, all: baseline },
       ccdm_tool_call_to_request_ms: { ...stat(total)!, all: total },
@@ -231,6 +290,9 @@ async function main() {
       },
       builtin_sendmessage_tool_call_to_request_ms: { ...stat(builtin)!, all: builtin },
       ccdm_cli_send_sent_at_to_request_ms: stat(cliSentToReq),
+      hook_path_idle_tool_call_to_request_ms: stat(hookIdle),
+      hook_path_busy_tool_call_to_request_ms: stat(hookBusy),
+      hook_path_busy_tool_end_to_request_ms: stat(hookBusyAfterTool),
       ccdm_cli_breakdown_ms: {
         sent_at_to_receiver_claude_code_notification: stat(cliSentToNotif),
         receiver_notification_to_request: stat(cliNotifToReq),
@@ -245,7 +307,7 @@ async function main() {
       const row = (name: string, xs: number[]) =>
         xs.length ? `${name.padEnd(58)} ${fmt(median(xs)).padStart(10)} ${fmt(Math.max(...xs)).padStart(10)}` : `${name.padEnd(58)} (not measured)`;
       const lines = [
-        `e2e latency inside real Claude Code 2.1.331, ${RUNS} runs (offline, Messages API stand-in)`,
+        `e2e latency inside real Claude Code ${CLAUDE_CODE_VERSION}, ${RUNS} runs (offline, Messages API stand-in)`,
         `${''.padEnd(58)} ${'median'.padStart(10)} ${'worst'.padStart(10)}`,
         row('baseline: push-only server push -> request', baseline),
         row('  Claude Code: notification logged -> request', baseNotifToReq),
@@ -259,6 +321,9 @@ async function main() {
         row('cc-dm send (CLI, no sender Claude Code): sent_at -> request', cliSentToReq),
         row('  cc-dm: sent_at -> notification logged by Claude Code B', cliSentToNotif),
         row('  Claude Code B: notification logged -> request', cliNotifToReq),
+        row('hook path (no channel flag), idle: tool call -> request', hookIdle),
+        row(`hook path, busy (${BUSY_TOOL_S} s tool): tool call -> request`, hookBusy),
+        row('  the same, from the end of that tool', hookBusyAfterTool),
         `target: cc-dm median <= baseline median + ${TARGET_MS} ms  ` +
           `(${fmt(median(total))} <= ${fmt(median(baseline) + TARGET_MS)}): ${result.target_met ? 'met' : 'NOT met'}`,
         `without Claude Code A's own tool dispatch (MCP call -> request): ${callToReq.length ? fmt(median(callToReq)) : 'n/a'} ` +
@@ -278,7 +343,7 @@ async function main() {
 /** The newest user text that asks for a run (so earlier runs in the history are ignored). */
 function lastRunText(r: Parameters<typeof messagesText>[0]): string {
   const text = messagesText(r);
-  const idx = Math.max(text.lastIndexOf('send run '), text.lastIndexOf('builtin run '));
+  const idx = Math.max(text.lastIndexOf('send run '), text.lastIndexOf('builtin run '), text.lastIndexOf('hook run '));
   return idx >= 0 ? text.slice(idx, idx + 200) : '';
 }
 
