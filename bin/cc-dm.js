@@ -13,7 +13,7 @@ const hook = join(root, 'dist', 'src', 'delivery', 'hook-main.js');
 // and `cc-dm hook <event>`, run at every hook event, straight to the hooks: the CLI (commander and
 // the code of every other command) is never loaded for them.
 const serveOnly = process.argv.length === 3 && process.argv[2] === 'serve';
-const hookEvent = process.argv.length === 4 && process.argv[2] === 'hook' ? process.argv[3] : undefined;
+const hookEvent = process.argv.length === 4 && process.argv[2] === 'hook' && !process.argv[3].startsWith('-') ? process.argv[3] : undefined;
 const missing = [];
 if (!existsSync(main)) missing.push('the build (dist/)');
 for (const dep of ['@modelcontextprotocol/sdk', 'better-sqlite3', 'zod', 'commander']) {
