@@ -81,7 +81,7 @@ export async function claimAtStart(core: BusCore, o: StartOptions): Promise<Sess
     last_active_at: now,
     heartbeat_at: Date.now(),
     machine: machineId(),
-    heartbeat_expiry_ms: cfg.heartbeatExpiryMs,
+    heartbeat_expiry_ms: core.heartbeat().expiryMs,
   };
   return claim(core, { sessionId: id, name: wanted, source, newSession, at: now }, source);
 }
