@@ -44,7 +44,8 @@ if (run('npm', ['run', '--silent', 'lint']) !== 0) {
 const needs = new Set();
 if (['unit', 'inproc', 'integration'].some((s) => suites.includes(s))) needs.add('postgresql');
 if (suites.includes('console')) needs.add('chromium');
-if (suites.includes('e2e')) needs.add('tmux');
+// tmux: the e2e sessions, and the integration suite's real terminal (issue 13, item 1).
+if (suites.includes('e2e') || suites.includes('integration')) needs.add('tmux');
 ensurePackages([...needs]);
 
 let pg;

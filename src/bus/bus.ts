@@ -117,7 +117,8 @@ export class Bus {
    */
   async sessionOfAgent(ancestors: readonly number[]): Promise<RosterEntry | undefined> {
     const core = this[CORE];
-    const live = (await core.liveSessions()).filter((s) => s.host === core.config.host && s.name);
+    // Sessions whose pids are this machine's (never judged by the CC_DM_HOST label).
+    const live = (await core.liveSessions()).filter((s) => (s.machine ?? core.machine) === core.machine && s.name);
     for (const pid of ancestors) {
       const s = live.find((x) => (x.agent_pid ?? x.ppid) === pid);
       if (s) return liveEntry(s, await core.store.countPending(s.name_key!, core.now()), false);

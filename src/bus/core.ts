@@ -14,6 +14,9 @@ import { isSessionAlive } from './liveness.js';
 
 export type Clock = () => number;
 
+/** The heartbeat period on a store only one machine uses (see BusCore.heartbeat). */
+const LOCAL_HEARTBEAT_MS = 60_000;
+
 /** The key under which a Bus carries its core: only modules of src/bus/ import it (a lint rule). */
 export const CORE = Symbol('cc-dm bus core');
 
@@ -30,6 +33,19 @@ export class BusCore {
      */
     readonly machine: string = machineId(),
   ) {}
+
+  /**
+   * This session's heartbeat: how often it beats, and the expiry it records for others to judge
+   * it by. Across machines it is liveness itself (CC_DM_HEARTBEAT_MS, CC_DM_HEARTBEAT_EXPIRY_MS).
+   * On one machine's store the process is, and the heartbeat only ends a session whose process a
+   * judge cannot read: once a minute is enough there, and keeps idle sessions idle.
+   */
+  heartbeat(): { periodMs: number; expiryMs: number } {
+    const cfg = this.config;
+    if (this.store.capabilities.multiHost) return { periodMs: cfg.heartbeatMs, expiryMs: cfg.heartbeatExpiryMs };
+    const periodMs = Math.max(cfg.heartbeatMs, LOCAL_HEARTBEAT_MS);
+    return { periodMs, expiryMs: Math.max(cfg.heartbeatExpiryMs, 3 * periodMs) };
+  }
 
   /** Heartbeats are stamped and judged on the bus's clock, which tests move forward to backdate. */
   isAlive = (s: SessionRow): boolean =>

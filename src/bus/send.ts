@@ -4,7 +4,7 @@
  * alone or with others in one transaction (group-commit.ts).
  */
 import { CcDmError } from '../errors.js';
-import { checkName, distance, nameKey } from '../names.js';
+import { checkName, distance, isReservedName, nameKey } from '../names.js';
 import type { MessageKind, MessageRow, NameRow, NewMail, Recipient, ReplyMark, SessionRow } from '../store/types.js';
 import type { BusCore } from './core.js';
 import { messageId } from './ids.js';
@@ -93,6 +93,9 @@ async function resolve(core: BusCore, from: SenderName, to: string, queueIfUnkno
   if (row && row.key !== HUMAN.key) return { key, display: row.display, row, holder };
   if (key === HUMAN.key)
     throw new CcDmError('E_INVALID', 'the human reads the console and the CLI log; a dm to "human" has nowhere to go.');
+  // No session can ever hold a name of the reserved families: mail queued for one would only pile up.
+  if (isReservedName(key))
+    throw new CcDmError('E_INVALID', `no session can ever be called "${display}" (a reserved name): nothing to send to.`);
   if (queueIfUnknown) return { key, display, holder };
   const names = (await core.store.listNames()).filter(
     (n) => !n.released_to && n.key !== HUMAN.key && (!from.project || n.project === from.project),

@@ -41,7 +41,8 @@ export async function runConsole(o: { port?: number; open: boolean }): Promise<v
   console.log(
     c.dim(visible(`store ${ctx.bus.describeStore().where}. The URL carries this run's token: keep it to yourself. Ctrl-C stops.`)),
   );
-  if (o.open) openBrowser(running.url);
+  // The opener's command line is readable by every local user: it gets a one-time code, never the token.
+  if (o.open) openBrowser(running.openUrl());
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);

@@ -8,7 +8,7 @@
  * neither rewrite a line, forge another sender, nor make an approval show `ls` while it runs `rm`.
  * Colour is added afterwards, by cc-dm alone. --json escapes the same characters as \uXXXX.
  */
-import type { MessageView } from '../bus/views.js';
+import type { ApprovalView, MessageView } from '../bus/views.js';
 import { colorAllowed } from '../config.js';
 
 /** C0 controls, DEL, C1 controls, line and paragraph separators, and format characters (bidi, zero-width...). */
@@ -90,6 +90,24 @@ export function feedLine(m: MessageView): string {
   const text = visible(m.content.replace(/[ \t\n\r\f\v]+/g, ' '));
   const thread = m.thread_id ? c.dim(` #${visible(m.thread_id)}`) : '';
   return `${c.dim(visible(m.sent_at.slice(11, 23)))} ${who} -> ${to} ${c.dim(`[${states}] ${visible(m.message_id)}`)}${thread}\n    ${text.length > 300 ? text.slice(0, 297) + '...' : text}`;
+}
+
+/** Foreign text for a field shown in full: visible, and long runs of spaces counted (they could push the rest out of sight). */
+export function shown(text: string): string {
+  return visible(text).replace(/ {8,}/g, (run) => ` [${run.length} spaces] `);
+}
+
+/**
+ * A permission request as a block, every field in full (a table would cut a long input short,
+ * and what was cut could be the part that matters: `ls -la` then, far to the right, `rm -rf ~`).
+ */
+export function approvalBlock(a: ApprovalView, all: boolean): string {
+  const state = all ? `, ${a.state}${a.decided_by ? ` by ${visible(a.decided_by)}` : ''}` : '';
+  return [
+    `${c.bold(visible(a.request_id))}  ${visible(a.requester)} asks to run ${c.bold(visible(a.tool_name))}  ${c.dim(`(asked ${visible(a.asked_at)}, approver ${visible(a.approver)}${state})`)}`,
+    `    description: ${shown(a.description)}`,
+    `    input:       ${shown(a.input_preview)}`,
+  ].join('\n');
 }
 
 /**

@@ -12,7 +12,7 @@ import { parseArgs, DmArgs, BroadcastArgs, PRIORITIES, MESSAGE_TYPES } from '../
 import type { HistoryFilter } from '../bus/bus.js';
 import { openContext, requireHuman, type CliContext } from './context.js';
 import { parseSince } from '../bus/time.js';
-import { c, ce, feedLine, Painted, printJson, safeJson, step, table, visible } from './format.js';
+import { approvalBlock, c, ce, feedLine, Painted, printJson, safeJson, step, table, visible } from './format.js';
 
 /** A remedy worded for a person at the CLI (the tools word theirs for a model). */
 function withCliRemedy(e: unknown): unknown {
@@ -167,14 +167,7 @@ export function buildProgram(): Command {
       withContext(async (ctx) => {
         const rows = await ctx.bus.approvals(!o.all);
         if (o.json) return printJson(rows);
-        console.log(
-          table(
-            rows as unknown as Record<string, unknown>[],
-            o.all
-              ? ['request_id', 'requester', 'tool_name', 'state', 'decided_by', 'asked_at', 'description']
-              : ['request_id', 'requester', 'tool_name', 'approver', 'asked_at', 'description', 'input_preview'],
-          ),
-        );
+        console.log(rows.length ? rows.map((a) => approvalBlock(a, !!o.all)).join('\n\n') : c.dim('(none)'));
       }),
     );
 

@@ -30,15 +30,28 @@ export function consoleClient(): void {
   const stamp = (t: string | null) => (t === null ? '' : new Date(t).toLocaleString([], { hour12: false }));
   const ms = (t: string) => Date.parse(t);
 
+  // The token arrives once in the fragment (#k=..., never sent to a server); it is kept in this
+  // tab's sessionStorage, which no other origin (another port included) can read, and sent as a
+  // header with every request: a cookie alone, which the browser also sends to other local
+  // servers, is never enough.
+  const KEY = 'cc-dm-console-token';
+  const fromUrl = /^#k=([\w-]+)$/.exec(location.hash)?.[1];
+  if (fromUrl) {
+    sessionStorage.setItem(KEY, fromUrl);
+    history.replaceState(null, '', '/');
+  }
+  const token = sessionStorage.getItem(KEY) ?? '';
+  const headers = (extra: Record<string, string> = {}) => ({ 'x-cc-dm-token': token, ...extra });
+
   async function api<T>(path: string, post?: unknown): Promise<T> {
     const r = await fetch(
       path,
       post === undefined
-        ? { credentials: 'same-origin' }
+        ? { credentials: 'omit', headers: headers(), cache: 'no-store' }
         : {
             method: 'POST',
-            credentials: 'same-origin',
-            headers: { 'content-type': 'application/json' },
+            credentials: 'omit',
+            headers: headers({ 'content-type': 'application/json' }),
             body: JSON.stringify(post),
           },
     );
@@ -484,24 +497,72 @@ export function consoleClient(): void {
     p.textContent = text;
     p.hidden = !text;
   }
-  function connect(): void {
-    const es = new EventSource(`/api/events?after=${lastSeq}`);
-    es.addEventListener('open', () => setConn('live', 'live'));
-    es.addEventListener('message', (e) => addLive(JSON.parse((e as MessageEvent).data)));
-    es.addEventListener('update', (e) => updateMsg(JSON.parse((e as MessageEvent).data)));
-    es.addEventListener('roster', (e) => renderRoster(JSON.parse((e as MessageEvent).data)));
-    es.addEventListener('approvals', (e) => renderApprovals(JSON.parse((e as MessageEvent).data)));
-    es.addEventListener('problem', (e) => setProblem(`store: ${JSON.parse((e as MessageEvent).data).error}`));
-    es.addEventListener('error', () => {
-      if (es.readyState === EventSource.CLOSED) {
-        setConn('closed', 'disconnected');
-        setProblem('The console stopped or its token changed: open the URL that cc-dm console printed.');
-      } else setConn('connecting', 'reconnecting…');
-    });
+  /** One event of the stream, as the server wrote it (event name and JSON data). */
+  function dispatch(block: string): void {
+    let event = 'message';
+    let data = '';
+    for (const line of block.split('\n')) {
+      if (line.startsWith(':')) continue; // a keep-alive comment
+      const i = line.indexOf(':');
+      const k = i < 0 ? line : line.slice(0, i);
+      const v = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
+      if (k === 'event') event = v;
+      else if (k === 'data') data += v;
+    }
+    if (!data) return;
+    const body = JSON.parse(data);
+    if (event === 'message') addLive(body);
+    else if (event === 'update') updateMsg(body);
+    else if (event === 'roster') renderRoster(body);
+    else if (event === 'approvals') renderApprovals(body);
+    else if (event === 'problem') setProblem(`store: ${body.error}`);
+  }
+
+  /**
+   * The live stream (Server-Sent Events), read with fetch so that it carries the token header
+   * (EventSource cannot send one); it reconnects by itself, resuming after the last message seen.
+   */
+  async function connect(): Promise<void> {
+    for (;;) {
+      try {
+        const r = await fetch(`/api/events?after=${lastSeq}`, { credentials: 'omit', headers: headers(), cache: 'no-store' });
+        if (r.status === 401 || r.status === 403) {
+          setConn('closed', 'disconnected');
+          setProblem('The console stopped or its token changed: open the URL that cc-dm console printed.');
+          return;
+        }
+        if (!r.ok || !r.body) throw new Error(`HTTP ${r.status}`);
+        setConn('live', 'live');
+        const reader = r.body.getReader();
+        const decoder = new TextDecoder();
+        let buf = '';
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buf += decoder.decode(value, { stream: true });
+          for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
+            const block = buf.slice(0, i);
+            buf = buf.slice(i + 2);
+            dispatch(block);
+          }
+        }
+      } catch {
+        /* the connection broke: try again below */
+      }
+      setConn('connecting', 'reconnecting…');
+      await new Promise((r) => setTimeout(r, 1000));
+    }
   }
 
   async function start(): Promise<void> {
+    if (!token) {
+      setConn('closed', 'no key');
+      setProblem('This tab has no console key: open the URL that cc-dm console printed.');
+      return;
+    }
     try {
+      const info = await api<{ store: string; kind: string }>('/api/info');
+      $('store').textContent = `${info.kind} · ${info.store}`;
       const recent = await api<Msg[]>('/api/history?limit=200');
       for (const m of recent) {
         live.push(m);
@@ -514,7 +575,7 @@ export function consoleClient(): void {
     } catch (e) {
       setProblem((e as Error).message);
     }
-    connect();
+    void connect();
   }
   void start();
 }

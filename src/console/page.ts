@@ -2,16 +2,9 @@
 import { consoleClient } from './client.js';
 import { STYLE } from './style.js';
 
-function text(s: string): string {
-  return s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
-}
-
 const OPTIONS = (values: readonly string[]) => ['<option value="">—</option>', ...values.map((v) => `<option>${v}</option>`)].join('');
 
-export function page(
-  nonce: string,
-  info: { store: string; kind: string; priorities: readonly string[]; messageTypes: readonly string[] },
-): string {
+export function page(nonce: string, info: { priorities: readonly string[]; messageTypes: readonly string[] }): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -24,7 +17,7 @@ export function page(
 <body>
 <header>
   <h1>cc-dm <span>console</span></h1>
-  <span class="store" title="the store this console reads">${text(info.kind)} · ${text(info.store)}</span>
+  <span id="store" class="store" title="the store this console reads"></span>
   <span id="conn" class="conn connecting">connecting…</span>
 </header>
 <div id="problem" class="problem" role="alert" hidden></div>

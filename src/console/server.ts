@@ -16,7 +16,7 @@ import { BroadcastArgs, DmArgs, MESSAGE_TYPES, parseArgs, PRIORITIES } from '../
 import { CcDmError, codeOf, httpStatus, isCcDmError } from '../errors.js';
 import { errorText } from '../log.js';
 import { nameKey } from '../names.js';
-import { guard, newToken } from './guard.js';
+import { ConsoleAuth, guard } from './guard.js';
 import { follow } from './live.js';
 import { page } from './page.js';
 
@@ -74,9 +74,9 @@ async function body<T>(c: Context, schema: z.ZodType<T>, what: string): Promise<
   return parseArgs(schema, raw, what);
 }
 
-export function consoleApp(bus: Bus, token: string, port: () => number): Hono {
+export function consoleApp(bus: Bus, auth: ConsoleAuth, port: () => number): Hono {
   const app = new Hono();
-  app.use('*', guard(token, port));
+  app.use('*', guard(auth, port));
   app.use('*', async (c, next) => {
     await next();
     c.header('x-content-type-options', 'nosniff');
@@ -104,8 +104,13 @@ export function consoleApp(bus: Bus, token: string, port: () => number): Hono {
         "frame-ancestors 'none'",
       ].join('; '),
     );
+    // The page holds no data (a cookie may load it): everything comes through the API, with the token.
+    return c.html(page(nonce, { priorities: PRIORITIES, messageTypes: MESSAGE_TYPES }));
+  });
+
+  app.get('/api/info', (c) => {
     const store = bus.describeStore();
-    return c.html(page(nonce, { store: store.where, kind: store.kind, priorities: PRIORITIES, messageTypes: MESSAGE_TYPES }));
+    return c.json({ store: store.where, kind: store.kind });
   });
 
   app.get('/api/roster', async (c) => c.json(await bus.roster({ offline: true })));
@@ -166,7 +171,10 @@ export function consoleApp(bus: Bus, token: string, port: () => number): Hono {
 }
 
 export interface RunningConsole {
+  /** The URL for the human's terminal (carries the token). */
   url: string;
+  /** A URL for the browser opener: a one-time code, valid for a few seconds, never the token. */
+  openUrl(): string;
   port: number;
   token: string;
   close(): Promise<void>;
@@ -174,9 +182,9 @@ export interface RunningConsole {
 
 /** Listens on 127.0.0.1 (port 0: a free one) and resolves once the port is known. */
 export async function startConsole(bus: Bus, opts: { port?: number } = {}): Promise<RunningConsole> {
-  const token = newToken();
+  const auth = new ConsoleAuth();
   let port = 0;
-  const app = consoleApp(bus, token, () => port);
+  const app = consoleApp(bus, auth, () => port);
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: opts.port ?? 0 });
     s.once('error', (e: NodeJS.ErrnoException) =>
@@ -190,9 +198,10 @@ export async function startConsole(bus: Bus, opts: { port?: number } = {}): Prom
   });
   port = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}/?token=${token}`,
+    url: `http://127.0.0.1:${port}/?token=${auth.token}`,
+    openUrl: () => `http://127.0.0.1:${port}/?code=${auth.newCode()}`,
     port,
-    token,
+    token: auth.token,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

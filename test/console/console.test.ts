@@ -225,8 +225,11 @@ for (const fx of stores()) {
       assert.equal(send.status, 401);
       const ok = await raw(con.port, '/api/roster', { 'x-cc-dm-token': con.token });
       assert.equal(ok.status, 200);
-      const events = await raw(con.port, '/api/events', { cookie: `cc_dm_console_${con.port}=${con.token}` });
+      const events = await raw(con.port, '/api/events', { 'x-cc-dm-token': con.token });
       assert.equal(events.status, 200, 'the stream with the token');
+      // Issue 13, item 2: a cookie is never enough (browsers send 127.0.0.1's cookies to every port).
+      const cookieOnly = await raw(con.port, '/api/events', { cookie: `cc_dm_console_${con.port}=${con.token}` });
+      assert.equal(cookieOnly.status, 401, 'the stream with a cookie only');
     });
 
     test('a wrong Host (DNS rebinding) or a foreign Origin is refused even with the token', async () => {

@@ -90,7 +90,9 @@ for (const fx of stores()) {
         description: `list files\r${ESC}[2K`,
         input_preview: `rm -rf ~ ${ESC}[8m(hidden)${ESC}[0m\r${ESC}[2Kls -la`,
       });
-      await until(() => w.cli(['approvals', '--json']).json.some((a: any) => a.request_id === 'scrnx'), 10_000, 'the permission request');
+      // And one whose dangerous part hides far to the right of a harmless start.
+      await victim.notify(REQUEST, { request_id: 'scrny', tool_name: 'Bash', description: 'list files', input_preview: `ls -la${' '.repeat(300)}; rm -rf ~` });
+      await until(() => w.cli(['approvals', '--json']).json.filter((a: any) => /scrn[xy]/.test(a.request_id)).length === 2, 10_000, 'the permission requests');
       await victim.waitFor((p) => p.pushes.length >= 6, 15_000, 'the hostile dms');
     });
     after(async () => {
@@ -128,10 +130,17 @@ for (const fx of stores()) {
     test('cc-dm approvals shows the real input (rm -rf ~), with the tricks that would hide it spelled out', async () => {
       for (const args of [['approvals'], ['approvals', '--all']]) {
         const { screen } = await term.run(env, args);
-        const row = screen.split('\n').find((l) => l.includes('scrnx'));
-        assert.ok(row, screen);
-        if (args.length === 1) assert.ok(row.includes('rm -rf ~ \\x1b[8m(hidden)\\x1b[0m\\r\\x1b[2Kls -la'), `the row shows the real input:\n${row}`);
-        assert.ok(row.includes('list files\\r\\x1b[2K'), row);
+        const lines = screen.split('\n');
+        const block = (id: string) => {
+          const i = lines.findIndex((l) => l.startsWith(id));
+          assert.ok(i >= 0, `${id} is listed:\n${screen}`);
+          return lines.slice(i, i + 3).join('\n');
+        };
+        const x = block('scrnx');
+        assert.ok(x.includes('input:       rm -rf ~ \\x1b[8m(hidden)\\x1b[0m\\r\\x1b[2Kls -la'), `the real input is shown:\n${x}`);
+        assert.ok(x.includes('description: list files\\r\\x1b[2K'), x);
+        const y = block('scrny');
+        assert.ok(y.includes('input:       ls -la [300 spaces] ; rm -rf ~'), `the far end is in sight:\n${y}`);
       }
     });
 

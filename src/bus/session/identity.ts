@@ -86,7 +86,7 @@ export async function claimAtStart(core: BusCore, o: StartOptions): Promise<Sess
     last_active_at: now,
     heartbeat_at: now,
     machine: core.machine,
-    heartbeat_expiry_ms: cfg.heartbeatExpiryMs,
+    heartbeat_expiry_ms: core.heartbeat().expiryMs,
     agent: o.agent ?? null,
     agent_pid: o.agentPid ?? null,
     path: o.path ?? (o.canPush ? 'channel' : 'pull'),
@@ -144,6 +144,15 @@ export async function rename(
   const key = nameKey(name);
   if (isReservedName(key))
     throw new CcDmError('E_NAME_RESERVED', `"${name}" reads as the human or the system (reserved: ${RESERVED_RULE}); pick another name.`);
+  // The approver the human named at launch is not a name to squat: a session holding it through
+  // register has no approval rights, and the real approver would start under a variant.
+  const approver = core.config.permissionApprover;
+  if (approver && nameKey(approver) === key) {
+    throw new CcDmError(
+      'E_NAME_RESERVED',
+      `"${name}" is the permission approver named at launch (CC_DM_PERMISSION_APPROVER): only a session launched with that name holds it. Pick another name.`,
+    );
+  }
   const previous = row.name!;
   const identity = { role, project: project ?? null };
   let next: SessionRow;

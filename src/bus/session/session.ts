@@ -147,7 +147,7 @@ export class Session {
     this.timers.push(poll);
     // Every store: across machines the heartbeat is liveness; on one machine it is the rule that
     // ends a session whose process cannot be read (another user's, under hidepid).
-    const hb = setInterval(() => this.heartbeat().catch((e) => this.onError(e)), cfg.heartbeatMs);
+    const hb = setInterval(() => this.heartbeat().catch((e) => this.onError(e)), this.core.heartbeat().periodMs);
     hb.unref();
     this.timers.push(hb);
   }
