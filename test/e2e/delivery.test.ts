@@ -8,6 +8,7 @@ import { PLUGIN_SERVER, pluginTool, withEnv, waitUntil } from './claude.js';
 import { callToolsScript, channelsIn, hasChannel, toolResult } from './flows.js';
 import { isMainLoopRequest, lastToolResultText, messagesText } from './standin.js';
 import { deliveryStates, requirePrerequisites, trace } from './common.js';
+import { writeUserSettings } from './hooks-lab/lab.js';
 
 requirePrerequisites();
 
@@ -108,8 +109,11 @@ test('a dm to a session that is not running waits in its mailbox and reaches its
   });
 });
 
-test('a receiver started without the channel flag keeps its mail queued and reads it with inbox', async () => {
+test('with hooks off by policy, a receiver without the channel flag is on the pull path: its mail waits, and it reads it with inbox', async () => {
   await withEnv('no-channel', async (env) => {
+    // The plugin's hooks carry mail in without the channel flag (test/e2e/hook-path.test.ts);
+    // an organisation may turn hooks off, and then the session pulls.
+    writeUserSettings(env, { disableAllHooks: true });
     const frank = await env.startInteractive({
       name: 'frank',
       role: 'builder',
@@ -133,6 +137,9 @@ test('a receiver started without the channel flag keeps its mail queued and read
     assert.equal(result?.success, true, `dm tool result: ${JSON.stringify(result)}`);
     assert.equal(result.recipient_online, true);
     assert.equal(result.recipient_can_receive_push, false, `frank's Claude Code was started without the channel flag: ${JSON.stringify(result)}`);
+    assert.equal(result.will_see, 'on_inbox', 'the sender is told it waits for an inbox call');
+    const who = JSON.parse((await env.ccdm(['who', '--json'])).stdout) as { name: string; path: string }[];
+    assert.equal(who.find((s) => s.name === 'frank')?.path, 'pull', 'who says frank pulls');
 
     // Not delivered: nothing was pushed into a session that would drop it.
     const before = await trace(env, result.message_id);
