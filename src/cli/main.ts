@@ -326,6 +326,23 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('config')
+    .description('the effective configuration: each setting, its value and where it came from (env, file, default)')
+    .option('--json', 'machine-readable output')
+    .action(async (o) => {
+      const { loadConfig, describeConfig } = await import('../config.js');
+      const cfg = loadConfig();
+      const rows = describeConfig(cfg);
+      if (o.json) return printJson({ config_file: cfg.configFile ?? null, settings: rows });
+      console.log(
+        cfg.configFile
+          ? `config file: ${cfg.configFile}`
+          : c.dim(`config file: none (${cfg.home}/config.toml or config.json is read when it exists)`),
+      );
+      console.log(table(rows, ['setting', 'value', 'source', 'file_key']));
+    });
+
+  program
     .command('console')
     .description('serve the web console on 127.0.0.1 (prints a URL with a token)')
     .option('--port <n>', 'port to listen on (default: a free one)', num('--port', 1, 65535))

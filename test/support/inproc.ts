@@ -7,7 +7,6 @@
  * What needs a process (lifecycle, signals, faults, liveness of a killed session) stays in the
  * spawned integration tier (world.ts).
  */
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { openBus } from '../../src/bus/open.js';
 import { Session } from '../../src/bus/session/session.js';
@@ -16,7 +15,7 @@ import { instructions } from '../../src/channel/instructions.js';
 import { loadConfig } from '../../src/config.js';
 import { CcDmError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
-import type { Pushed } from '../../src/channel/peer.js';
+import { OfferingClient, type Pushed } from '../../src/channel/peer.js';
 import type { StoreFixture } from './stores.js';
 import { until } from './wait.js';
 
@@ -34,13 +33,15 @@ export interface InProcOptions {
   env?: Record<string, string>;
   /** Declare the claude/channel capability (default true); false: pushes are not shown, mail waits for inbox. */
   channel?: boolean;
+  /** The MCP revision the client asks for (default: the SDK's latest). */
+  protocolVersion?: string;
 }
 
 export class InProcPeer {
   readonly pushes: Pushed[] = [];
   readonly verdicts: { request_id: string; behavior: string }[] = [];
 
-  constructor(readonly name: string, readonly client: Client, readonly session: Session, private readonly closeAll: () => Promise<void>) {}
+  constructor(readonly name: string, readonly client: OfferingClient, readonly session: Session, private readonly closeAll: () => Promise<void>, readonly server: ReturnType<typeof createChannelServer>) {}
 
   /** Calls a tool; returns the parsed JSON body and whether it was an error. */
   async call(tool: string, args: Record<string, unknown> = {}): Promise<{ body: any; isError: boolean }> {
@@ -92,7 +93,7 @@ export class InProcWorld {
       instructions: instructions(session.name, { canPush: channel, relay: cfg.permissionRelay, approver: cfg.permissionApprover }),
     });
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-    const client = new Client({ name: 'cc-dm-inproc', version: '1.0.0' }, { capabilities: channel ? { experimental: { 'claude/channel': {} } } : {} });
+    const client = new OfferingClient({ name: 'cc-dm-inproc', version: '1.0.0' }, { capabilities: channel ? { experimental: { 'claude/channel': {} } } : {} }, o.protocolVersion);
     let closed = false;
     const peer = new InProcPeer(session.name, client, session, async () => {
       if (closed) return;
@@ -100,7 +101,7 @@ export class InProcWorld {
       await client.close().catch(() => {});
       await session.stop('test over');
       await bus.close();
-    });
+    }, server);
     client.fallbackNotificationHandler = async (n) => {
       const p = (n.params ?? {}) as Record<string, unknown>;
       if (n.method === 'notifications/claude/channel') peer.pushes.push({ content: p.content as string, meta: p.meta as Record<string, string>, at: performance.now() });
