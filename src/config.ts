@@ -45,6 +45,10 @@ export interface Config {
   readonly claudeConfigDir: string;
   /** Inside a Claude Code tool call (CLAUDECODE=1): human-only commands refuse. */
   readonly insideClaudeCode: boolean;
+  /** Claude Code's user state file (.claude.json: cached feature flags), beside or in claudeConfigDir. */
+  readonly claudeJson: string;
+  /** Where Claude Code reads managed settings (CC_DM_CLAUDE_MANAGED_DIR overrides, for tests). */
+  readonly claudeManagedDir: string;
   /** Claude Code's own variables that decide whether it shows channel pushes (for doctor). */
   readonly claudeEnv: Readonly<Record<string, string>>;
   /** The config file read ($CC_DM_HOME/config.toml or config.json), if there is one. */
@@ -298,6 +302,12 @@ export function loadConfig(env: Env = process.env): Config {
     logFile: r.optional('CC_DM_LOG_FILE'),
     logLevel: logLevel as Config['logLevel'],
     claudeConfigDir: resolve(env.CLAUDE_CONFIG_DIR?.trim() || join(homedir(), '.claude')),
+    claudeJson: env.CLAUDE_CONFIG_DIR?.trim()
+      ? join(resolve(env.CLAUDE_CONFIG_DIR.trim()), '.claude.json')
+      : join(homedir(), '.claude.json'),
+    claudeManagedDir:
+      env.CC_DM_CLAUDE_MANAGED_DIR?.trim() ||
+      (process.platform === 'darwin' ? '/Library/Application Support/ClaudeCode' : '/etc/claude-code'),
     insideClaudeCode: env.CLAUDECODE === '1',
     claudeEnv: Object.freeze(Object.fromEntries(CLAUDE_ENV.filter((k) => env[k] !== undefined && env[k] !== '').map((k) => [k, env[k]!]))),
     configFile: file?.path,

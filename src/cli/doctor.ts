@@ -13,6 +13,7 @@ import { openBus } from '../bus/open.js';
 import type { Config } from '../config.js';
 import { createLogger, errorText } from '../log.js';
 import { UnixSocketDoorbell, doorbellDir } from '../wake/unix-socket.js';
+import { channelFacts, channelVerdict } from './channels.js';
 
 export type Status = 'ok' | 'warn' | 'fail';
 export interface Check {
@@ -191,7 +192,23 @@ export async function doctor(cfg: Config, o: { fix: boolean; progress?: (what: s
           check: 'plugin',
           status: 'warn',
           detail: `not installed in ${join(cfg.claudeConfigDir, 'plugins')}`,
-          fix: `claude plugin marketplace add ${ROOT} && claude plugin install cc-dm@cc-dm`,
+          fix: 'cc-dm setup claude',
+        },
+  );
+  // Would a session started as documented show the pushes? Every gate Claude Code applies.
+  const verdict = channelVerdict(channelFacts(cfg, plugin?.split(' ')[0]));
+  add(
+    verdict.shown
+      ? {
+          check: 'channels',
+          status: 'ok',
+          detail: `a session started as \`${verdict.launch}\` shows cc-dm's pushes. ${verdict.notes.join('; ')}`,
+        }
+      : {
+          check: 'channels',
+          status: 'warn',
+          detail: `a session started as \`${verdict.launch}\` would not show cc-dm's pushes (mail then waits for the inbox tool): ${verdict.problems.map((p) => p.why).join('; ')}. ${verdict.notes.join('; ')}`,
+          fix: verdict.problems.map((p) => p.fix).join('; '),
         },
   );
   const claude = findClaude();
