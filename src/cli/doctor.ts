@@ -102,6 +102,21 @@ export async function doctor(cfg: Config, o: { fix: boolean; progress?: (what: s
     );
   }
 
+  if (cfg.configFile) {
+    const m = mode(cfg.configFile);
+    const secret = /:\/\/[^/@\s]*:[^@\s]+@|password=/i.test(readFileSync(cfg.configFile, 'utf8'));
+    add(
+      secret && m !== '600' && m !== '400'
+        ? {
+            check: 'config file',
+            status: 'warn',
+            detail: `${cfg.configFile} holds a password and has mode ${m}`,
+            fix: `chmod 600 ${cfg.configFile} (or keep the password in ~/.pgpass)`,
+          }
+        : { check: 'config file', status: 'ok', detail: `${cfg.configFile} (cc-dm config shows what it sets)` },
+    );
+  }
+
   try {
     const store = bus.describeStore();
     const { version, latest } = await bus.schema();

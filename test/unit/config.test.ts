@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeConfig, loadConfig, scrubUrl } from '../../src/config.js';
@@ -123,6 +123,22 @@ test('cc-dm config prints every setting with its source, and no password', () =>
     const bad = spawnSync(process.execPath, [BIN, 'config'], { env, encoding: 'utf8', timeout: 30_000 });
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /poll_ms = soon in .*config\.toml is invalid/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('cc-dm doctor warns about a config file that holds a password and others can read', () => {
+  const dir = home({ 'config.toml': 'retention_days = 5\n# database_url = "postgres://u:pw@h/db"\n' });
+  try {
+    chmodSync(join(dir, 'config.toml'), 0o644);
+    const env = { PATH: process.env.PATH ?? '', HOME: dir, CC_DM_HOME: dir };
+    const doctor = () => JSON.parse(spawnSync(process.execPath, [BIN, 'doctor', '--json'], { env, encoding: 'utf8', timeout: 60_000 }).stdout);
+    const check = () => doctor().checks.find((c: { check: string }) => c.check === 'config file');
+    assert.equal(check().status, 'warn');
+    assert.match(check().fix, /chmod 600/);
+    chmodSync(join(dir, 'config.toml'), 0o600);
+    assert.equal(check().status, 'ok');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
