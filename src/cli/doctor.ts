@@ -21,6 +21,8 @@ export interface Check {
   status: Status;
   detail: string;
   fix?: string;
+  /** Facts worth knowing that need no action. */
+  notes?: string[];
 }
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -214,16 +216,13 @@ export async function doctor(cfg: Config, o: { fix: boolean; progress?: (what: s
   const verdict = channelVerdict(channelFacts(cfg, plugin?.split(' ')[0]));
   add(
     verdict.shown
-      ? {
-          check: 'channels',
-          status: 'ok',
-          detail: `a session started as \`${verdict.launch}\` shows cc-dm's pushes. ${verdict.notes.join('; ')}`,
-        }
+      ? { check: 'channels', status: 'ok', detail: `\`${verdict.launch}\` shows cc-dm's pushes`, notes: verdict.notes }
       : {
           check: 'channels',
           status: 'warn',
-          detail: `a session started as \`${verdict.launch}\` would not show cc-dm's pushes (mail then waits for the inbox tool): ${verdict.problems.map((p) => p.why).join('; ')}. ${verdict.notes.join('; ')}`,
+          detail: `\`${verdict.launch}\` would not show cc-dm's pushes (mail then waits for the inbox tool): ${verdict.problems.map((p) => p.why).join('; ')}`,
           fix: verdict.problems.map((p) => p.fix).join('; '),
+          notes: verdict.notes,
         },
   );
   const claude = findClaude();

@@ -322,6 +322,7 @@ export function buildProgram(): Command {
       for (const x of checks) {
         console.log(`${mark[x.status]}  ${x.check.padEnd(13)} ${x.detail}`);
         if (x.fix) console.log(`      ${''.padEnd(13)} ${c.dim(`fix: ${x.fix}`)}`);
+        for (const n of x.notes ?? []) console.log(`      ${''.padEnd(13)} ${c.dim(`note: ${n}`)}`);
       }
     });
 

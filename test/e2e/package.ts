@@ -54,10 +54,13 @@ export function installTarball(tarball: string, prefix: string, global: boolean)
   if (r.status !== 0) throw new Error(`npm ${args.join(' ')} failed (${r.status}): ${r.stdout}${r.stderr}`);
   const root = global ? path.join(prefix, 'lib', 'node_modules', 'cc-dm') : path.join(prefix, 'node_modules', 'cc-dm');
   const bin = global ? path.join(prefix, 'bin', 'cc-dm') : path.join(prefix, 'node_modules', '.bin', 'cc-dm');
-  // Where Node finds better-sqlite3 from the installed package (its own node_modules, or hoisted).
+  // Where Node finds better-sqlite3 from the installed package (its own node_modules, or hoisted):
+  // the clone's copy replaces it (its JS and native build go together, whatever version npm chose).
   const sqlite = path.dirname(createRequire(path.join(root, 'package.json')).resolve('better-sqlite3/package.json'));
-  const built = path.join(REPO_ROOT, 'node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node');
-  fs.mkdirSync(path.join(sqlite, 'build', 'Release'), { recursive: true });
-  fs.copyFileSync(built, path.join(sqlite, 'build', 'Release', 'better_sqlite3.node'));
+  const ours = path.join(REPO_ROOT, 'node_modules', 'better-sqlite3');
+  fs.rmSync(sqlite, { recursive: true, force: true });
+  for (const part of ['package.json', 'lib', path.join('build', 'Release', 'better_sqlite3.node')]) {
+    fs.cpSync(path.join(ours, part), path.join(sqlite, part), { recursive: true });
+  }
   return { prefix, root, bin };
 }
