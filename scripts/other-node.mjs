@@ -9,11 +9,11 @@
 // downloaded from anywhere else. Its own install tree (npm ci --omit=dev from the lockfile, then
 // better-sqlite3 built for that Node) lives beside it, so the project's node_modules for the main
 // Node stays as it is. The compiled tests (dist/) and bin/ are copied into that tree and run there.
-// Cache: $CC_DM_NODE_CACHE, default ~/.cache/cc-dm/node; a tree is reused while the lockfile is
-// the same.
+// Cache: $CC_DM_NODE_CACHE, default ~/.cache/cc-dm/node; a tree is reused while the production
+// dependencies in the lockfile are the same.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -59,8 +59,11 @@ if (actual !== `v${version}`) {
 }
 
 // 2. Its own install tree: production dependencies from the lockfile, better-sqlite3 built for it.
-const lock = readFileSync(join(root, 'package-lock.json'));
-const key = createHash('sha256').update(lock).update(readFileSync(join(root, 'package.json'))).digest('hex').slice(0, 12);
+// Keyed by the production dependencies only: a new dev dependency (say Claude Code) keeps the tree.
+const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8'));
+const prod = Object.entries(lock.packages ?? {}).filter(([, p]) => !p.dev).map(([k, p]) => [k, p.version, p.integrity]);
+const deps = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).dependencies;
+const key = createHash('sha256').update(JSON.stringify([prod, deps])).digest('hex').slice(0, 12);
 const tree = join(cache, `tree-${version}-${key}`);
 const env = {
   ...process.env,
@@ -91,6 +94,13 @@ for (const d of ['dist', 'bin']) {
   rmSync(join(tree, d), { recursive: true, force: true });
   cpSync(join(root, d), join(tree, d), { recursive: true });
 }
+// The pinned Claude Code (a dev dependency, not in this tree) for the doctor's test, from the project.
+const claude = join(root, 'node_modules', '.bin', 'claude');
+if (existsSync(claude)) {
+  mkdirSync(join(tree, 'node_modules', '.bin'), { recursive: true });
+  rmSync(join(tree, 'node_modules', '.bin', 'claude'), { force: true });
+  symlinkSync(realpathSync(claude), join(tree, 'node_modules', '.bin', 'claude'));
+}
 
 function testFiles(dir) {
   const out = [];
@@ -98,7 +108,8 @@ function testFiles(dir) {
   for (const f of readdirSync(dir).sort()) {
     const p = join(dir, f);
     if (statSync(p).isDirectory()) out.push(...testFiles(p));
-    else if (f.endsWith('.test.js') && !f.startsWith('postgres-')) out.push(p);
+    // SQLite only: files that start a PostgreSQL server of their own stay with the main suites.
+    else if (f.endsWith('.test.js') && !f.startsWith('postgres-') && !readFileSync(p, 'utf8').includes('sharedOrOwnServer')) out.push(p);
   }
   return out;
 }
