@@ -9,12 +9,12 @@
 // downloaded from anywhere else. Its own install tree (npm ci --omit=dev from the lockfile, then
 // better-sqlite3 built for that Node) lives beside it, so the project's node_modules for the main
 // Node stays as it is. The compiled tests (dist/) and bin/ are copied into that tree and run there.
-// Cache: $CC_DM_NODE_CACHE, default ~/.cache/cc-dm/node; a tree is reused while the production
+// Cache: $CC_DM_NODE_CACHE, default <tmp>/cc-dm-node-cache-<uid>; a tree is reused while the production
 // dependencies in the lockfile are the same.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const DEFAULT_NODE = '24.22.3';
@@ -22,7 +22,15 @@ const root = new URL('..', import.meta.url).pathname;
 const args = process.argv.slice(2);
 const at = args.indexOf('--node');
 const version = at >= 0 ? args.splice(at, 2)[1] : DEFAULT_NODE;
-const cache = process.env.CC_DM_NODE_CACHE || join(homedir(), '.cache', 'cc-dm', 'node');
+// Under the temp folder, not ~/.cache: the wake tests run this Node as another user (nobody)
+// when they run as root, and root's home is closed to it. A folder someone else made is not used.
+const cache = process.env.CC_DM_NODE_CACHE || join(tmpdir(), `cc-dm-node-cache-${process.getuid?.() ?? 'user'}`);
+mkdirSync(cache, { recursive: true, mode: 0o755 });
+const owner = statSync(cache);
+if ((process.getuid && owner.uid !== process.getuid()) || (owner.mode & 0o022) !== 0) {
+  console.error(`other-node: ${cache} is not this user's own (or others may write to it): remove it, or set CC_DM_NODE_CACHE`);
+  process.exit(1);
+}
 const pkgName = `node-${process.platform}-${process.arch}`;
 
 function run(cmd, argv, opts = {}) {
@@ -118,7 +126,7 @@ const files = args.length
   : [...testFiles(join(tree, 'dist', 'test', 'unit')), ...testFiles(join(tree, 'dist', 'test', 'integration'))];
 console.log(`# other-node: unit and SQLite integration suites on Node ${actual} (${files.length} files)`);
 const t0 = Date.now();
-const r = spawnSync(node, ['--test', '--test-concurrency=2', '--test-timeout=300000', ...files], {
+const r = spawnSync(node, ['--test', '--test-concurrency=2', '--test-timeout=600000', ...files], {
   cwd: tree,
   stdio: 'inherit',
   env: { ...env, CC_DM_TEST_STORES: 'sqlite', CC_DM_TEST_PG_URL: '' },

@@ -68,7 +68,7 @@ try {
     if (list.length === 0) { console.error(`test suite "${suite}" has no test files in dist/test/${suite}`); failed++; continue; }
     console.log(`\n# suite: ${suite} (${list.length} file(s))`);
     const t0 = Date.now();
-    const status = run(process.execPath, ['--test', `--test-concurrency=${concurrency[suite] ?? 1}`, '--test-timeout=300000', ...list], env);
+    const status = run(process.execPath, ['--test', `--test-concurrency=${concurrency[suite] ?? 1}`, '--test-timeout=600000', ...list], env);
     if (status !== 0) failed++;
     console.log(`# ${suite} took ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   }
