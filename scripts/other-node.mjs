@@ -93,14 +93,15 @@ if (!existsSync(join(tree, '.complete'))) {
   writeFileSync(join(tree, '.complete'), new Date().toISOString());
 }
 
-// 3. The compiled tests and the entry point, copied into the tree (so they resolve its modules).
+// 3. The compiled tests, the entry point and the plugin's files, copied into the tree (so they
+// resolve its modules).
 if (!existsSync(join(root, 'dist', 'test'))) {
   console.error('other-node: no dist/test: build first (npx tsc -p tsconfig.json)');
   process.exit(1);
 }
-for (const d of ['dist', 'bin']) {
+for (const d of ['dist', 'bin', '.claude-plugin', 'hooks', 'skills', 'npm-marketplace', 'package.json']) {
   rmSync(join(tree, d), { recursive: true, force: true });
-  cpSync(join(root, d), join(tree, d), { recursive: true });
+  if (existsSync(join(root, d))) cpSync(join(root, d), join(tree, d), { recursive: true });
 }
 // The pinned Claude Code (a dev dependency, not in this tree) for the doctor's test, from the project.
 const claude = join(root, 'node_modules', '.bin', 'claude');
