@@ -31,9 +31,14 @@ for (const [dep, entry] of [
   }
 }
 if (missing.length) {
-  // Installed as a package (inside a node_modules folder): reinstall it; a clone: npm install in it.
+  // Installed as a package (inside a node_modules folder): reinstall it; a clone (it has the
+  // lockfile): npm install in it; a copy without either (a plugin Claude Code unpacked from npm):
+  // its production dependencies, which builds better-sqlite3 too.
   const installed = root.split(sep).includes('node_modules');
-  const remedy = installed ? 'reinstall cc-dm: npm install -g cc-dm' : `cd ${JSON.stringify(root)} && npm install`;
+  const clone = existsSync(join(root, 'package-lock.json'));
+  const remedy = installed
+    ? 'reinstall cc-dm: npm install -g cc-dm'
+    : `cd ${JSON.stringify(root)} && npm install${clone ? '' : ' --omit=dev'}`;
   process.stderr.write(`cc-dm: missing ${missing.join(', ')} in ${root}.\nRun: ${remedy}\n`);
   process.exit(1);
 }
