@@ -53,7 +53,7 @@ const PROVIDERS = [
   'CLAUDE_CODE_USE_MANTLE',
 ];
 
-function json(file: string): Record<string, any> | undefined {
+export function readJsonObject(file: string): Record<string, any> | undefined {
   try {
     const data = JSON.parse(readFileSync(file, 'utf8'));
     return typeof data === 'object' && data !== null && !Array.isArray(data) ? data : undefined;
@@ -74,17 +74,17 @@ export function readManaged(managedDir: string, claudeDir: string): { managed?: 
     files.push(file);
     parts.push(data);
   };
-  add(base, existsSync(base) ? json(base) : undefined);
+  add(base, existsSync(base) ? readJsonObject(base) : undefined);
   const dropIns = join(managedDir, 'managed-settings.d');
   if (existsSync(dropIns)) {
     for (const f of readdirSync(dropIns)
       .filter((f) => f.endsWith('.json'))
       .sort())
-      add(join(dropIns, f), json(join(dropIns, f)));
+      add(join(dropIns, f), readJsonObject(join(dropIns, f)));
   }
   const remote = join(claudeDir, 'remote-settings.json');
   if (existsSync(remote)) {
-    const data = json(remote);
+    const data = readJsonObject(remote);
     add(remote, data && typeof data.settings === 'object' ? data.settings : data);
   }
   return { managed: parts.length ? Object.assign({}, ...parts) : undefined, files };
@@ -92,7 +92,7 @@ export function readManaged(managedDir: string, claudeDir: string): { managed?: 
 
 export function channelFacts(cfg: Config, plugin: string | undefined): ChannelFacts {
   const { managed, files } = readManaged(cfg.claudeManagedDir, cfg.claudeConfigDir);
-  const creds = json(join(cfg.claudeConfigDir, '.credentials.json'));
+  const creds = readJsonObject(join(cfg.claudeConfigDir, '.credentials.json'));
   const oauth = creds?.claudeAiOauth;
   const login: ChannelFacts['login'] =
     cfg.claudeEnv.ANTHROPIC_API_KEY && !cfg.claudeEnv.CLAUDE_CODE_OAUTH_TOKEN
@@ -100,8 +100,8 @@ export function channelFacts(cfg: Config, plugin: string | undefined): ChannelFa
       : oauth || cfg.claudeEnv.CLAUDE_CODE_OAUTH_TOKEN
         ? { kind: 'claude.ai', plan: oauth?.subscriptionType ?? undefined }
         : { kind: 'unknown' };
-  const flags = json(cfg.claudeJson)?.cachedGrowthBookFeatures;
-  const settings = json(join(cfg.claudeConfigDir, 'settings.json'));
+  const flags = readJsonObject(cfg.claudeJson)?.cachedGrowthBookFeatures;
+  const settings = readJsonObject(join(cfg.claudeConfigDir, 'settings.json'));
   return {
     provider: PROVIDERS.find((k) => truthy(cfg.claudeEnv[k])),
     managed,
