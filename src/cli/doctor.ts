@@ -236,18 +236,25 @@ export async function doctor(cfg: Config, o: { fix: boolean; progress?: (what: s
   // Without the channel flag mail comes in by the plugin's hooks: would Claude Code run them?
   const hooks = hooksVerdict(cfg, process.cwd());
   add(
-    hooks.run
+    !plugin
       ? {
           check: 'hooks',
-          status: 'ok',
-          detail: 'no setting here turns plugin hooks off: sessions without the channel flag get mail by hooks',
-        }
-      : {
-          check: 'hooks',
           status: 'warn',
-          detail: `plugin hooks would not run (${hooks.problems.map((p) => p.why).join('; ')}): a session without the channel flag gets mail only when its model calls inbox`,
-          fix: hooks.problems.map((p) => p.fix).join('; '),
-        },
+          detail: 'the plugin is not installed, and its hooks are what carry mail in without the channel flag',
+          fix: 'cc-dm setup claude',
+        }
+      : hooks.run
+        ? {
+            check: 'hooks',
+            status: 'ok',
+            detail: 'no setting here turns plugin hooks off: sessions without the channel flag get mail by hooks',
+          }
+        : {
+            check: 'hooks',
+            status: 'warn',
+            detail: `plugin hooks would not run (${hooks.problems.map((p) => p.why).join('; ')}): a session without the channel flag gets mail only when its model calls inbox`,
+            fix: hooks.problems.map((p) => p.fix).join('; '),
+          },
   );
   // The channel flag is the optional faster path: would a session started with it show the pushes?
   const verdict = channelVerdict(channelFacts(cfg, plugin?.split(' ')[0]));
