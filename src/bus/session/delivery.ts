@@ -115,7 +115,8 @@ export class Delivery {
       for (const { message, delivery } of batch) {
         if (this.stopped) return;
         if (!this.pushedUnmarked.has(message.seq)) await target.pushMessage(message.content, envelope(message, row.name!));
-        if (await store.markDelivered(message.seq, delivery.recipient_key, row.id, 'push', this.core.now())) this.pushedUnmarked.delete(message.seq);
+        if (await store.markDelivered(message.seq, delivery.recipient_key, row.id, 'push', this.core.now()))
+          this.pushedUnmarked.delete(message.seq);
         else this.pushedUnmarked.add(message.seq);
       }
       if (batch.length < DRAIN_BATCH) return;
