@@ -16,7 +16,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Config } from '../config.js';
+import { CLAUDE_PROVIDER_ENV, type Config } from '../config.js';
 
 export interface ChannelFacts {
   /** A third-party provider variable that is set (CLAUDE_CODE_USE_BEDROCK...). */
@@ -43,15 +43,6 @@ export interface ChannelVerdict {
   /** Facts worth knowing that do not block (a confirmation dialog, a flag not cached yet). */
   notes: string[];
 }
-
-const PROVIDERS = [
-  'CLAUDE_CODE_USE_BEDROCK',
-  'CLAUDE_CODE_USE_VERTEX',
-  'CLAUDE_CODE_USE_FOUNDRY',
-  'CLAUDE_CODE_USE_ANTHROPIC_AWS',
-  'CLAUDE_CODE_USE_ANTHROPIC_GOOGLE_CLOUD',
-  'CLAUDE_CODE_USE_MANTLE',
-];
 
 export function readJsonObject(file: string): Record<string, any> | undefined {
   try {
@@ -103,7 +94,7 @@ export function channelFacts(cfg: Config, plugin: string | undefined): ChannelFa
   const flags = readJsonObject(cfg.claudeJson)?.cachedGrowthBookFeatures;
   const settings = readJsonObject(join(cfg.claudeConfigDir, 'settings.json'));
   return {
-    provider: PROVIDERS.find((k) => truthy(cfg.claudeEnv[k])),
+    provider: CLAUDE_PROVIDER_ENV.find((k) => truthy(cfg.claudeEnv[k])),
     managed,
     managedFiles: files,
     login,
