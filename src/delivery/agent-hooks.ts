@@ -27,6 +27,8 @@ export interface HookInput {
   hook_event_name?: string;
   stop_hook_active?: boolean;
   tool_name?: string;
+  /** SessionEnd's reason. */
+  reason?: string;
 }
 
 export interface HookAnswer {
