@@ -75,14 +75,17 @@ export function buildProgram(): Command {
           ...r,
           state: r.live ? new Painted('live', c.green) : new Painted('down', c.dim),
           path: r.live ? path(r.path) : '',
+          // How an idle session is woken when mail arrives (hook path): none means at its next turn.
+          wake: r.live && r.wake ? (r.wake === 'none' ? new Painted('none (next turn)', c.yellow) : r.wake) : '',
           presence: r.live ? (r.presence ?? '') : '',
+          agent: r.agent ?? '',
         }));
         console.log(
           table(
             shown,
             o.all
-              ? ['name', 'state', 'role', 'project', 'path', 'presence', 'pending', 'last_active_at']
-              : ['name', 'role', 'project', 'path', 'presence', 'pending', 'started_at', 'last_active_at', 'cwd'],
+              ? ['name', 'state', 'agent', 'role', 'project', 'path', 'wake', 'presence', 'pending', 'last_active_at']
+              : ['name', 'agent', 'role', 'project', 'path', 'wake', 'presence', 'pending', 'started_at', 'last_active_at', 'cwd'],
           ),
         );
       }),
@@ -340,8 +343,10 @@ export function buildProgram(): Command {
 
   program
     .command('hook')
-    .description('agent hook entry points (used by the plugin): session-start, drain, file-changed, confirm')
-    .argument('<event>', 'the hook event')
+    .description(
+      "agent hook entry points: Claude Code's plugin (session-start, drain, file-changed, confirm); Codex and Gemini CLI (codex, gemini: the event comes in the input)",
+    )
+    .argument('<event>', 'the hook event, or the host')
     .action(async (event: string) => {
       const { runHook } = await import('../delivery/hook-main.js');
       await runHook(event);
