@@ -84,8 +84,8 @@ export function buildProgram(): Command {
           table(
             shown,
             o.all
-              ? ['name', 'state', 'agent', 'role', 'project', 'path', 'wake', 'presence', 'pending', 'last_active_at']
-              : ['name', 'agent', 'role', 'project', 'path', 'wake', 'presence', 'pending', 'started_at', 'last_active_at', 'cwd'],
+              ? ['name', 'state', 'role', 'project', 'agent', 'path', 'presence', 'wake', 'pending', 'last_active_at']
+              : ['name', 'role', 'project', 'agent', 'path', 'presence', 'wake', 'pending', 'started_at', 'last_active_at', 'cwd'],
           ),
         );
       }),
