@@ -2,7 +2,8 @@
 // Entry point. It checks the build and dependencies first, so that a plugin copied without them
 // fails at once with what to run, instead of hanging past Claude Code's start timeout.
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -19,11 +20,32 @@ const waitOnly = process.argv.length === 3 && process.argv[2] === 'wait';
 const hookEvent = process.argv.length === 4 && process.argv[2] === 'hook' && !process.argv[3].startsWith('-') ? process.argv[3] : undefined;
 const missing = [];
 if (!existsSync(main)) missing.push('the build (dist/)');
-for (const dep of ['@modelcontextprotocol/sdk', 'better-sqlite3', 'zod', 'commander']) {
-  if (!existsSync(join(root, 'node_modules', dep))) missing.push(dep);
+// Resolved the way Node will resolve them for dist/: from this package up through every parent
+// node_modules, so a package whose dependencies npm or npx hoisted next to it is complete.
+const require = createRequire(join(root, 'package.json'));
+for (const [dep, entry] of [
+  ['@modelcontextprotocol/sdk', '@modelcontextprotocol/sdk/server/index.js'],
+  ['better-sqlite3', 'better-sqlite3'],
+  ['zod', 'zod'],
+  ['commander', 'commander'],
+  ['smol-toml', 'smol-toml'],
+]) {
+  try {
+    require.resolve(entry);
+  } catch (e) {
+    if (e?.code !== 'ERR_PACKAGE_PATH_NOT_EXPORTED') missing.push(dep);
+  }
 }
 if (missing.length) {
-  process.stderr.write(`cc-dm: missing ${missing.join(', ')} in ${root}.\nRun: cd ${JSON.stringify(root)} && npm install\n`);
+  // Installed as a package (inside a node_modules folder): reinstall it; a clone (it has the
+  // lockfile): npm install in it; a copy without either (a plugin Claude Code unpacked from npm):
+  // its production dependencies, which builds better-sqlite3 too.
+  const installed = root.split(sep).includes('node_modules');
+  const clone = existsSync(join(root, 'package-lock.json'));
+  const remedy = installed
+    ? 'reinstall cc-dm: npm install -g cc-dm'
+    : `cd ${JSON.stringify(root)} && npm install${clone ? '' : ' --omit=dev'}`;
+  process.stderr.write(`cc-dm: missing ${missing.join(', ')} in ${root}.\nRun: ${remedy}\n`);
   process.exit(1);
 }
 try {

@@ -112,21 +112,6 @@ export class Bus {
     return out;
   }
 
-  /**
-   * The live session whose agent process is the nearest of `ancestors` (a hook's parent chain,
-   * nearest first): with an agent nested inside another's tool call, the inner one.
-   */
-  async sessionOfAgent(ancestors: readonly number[]): Promise<RosterEntry | undefined> {
-    const core = this[CORE];
-    // Sessions whose pids are this machine's (never judged by the CC_DM_HOST label).
-    const live = (await core.liveSessions()).filter((s) => (s.machine ?? core.machine) === core.machine && s.name);
-    for (const pid of ancestors) {
-      const s = live.find((x) => (x.agent_pid ?? x.ppid) === pid);
-      if (s) return liveEntry(s, await core.store.countPending(s.name_key!, core.now()), false);
-    }
-    return undefined;
-  }
-
   // --- the hook path: what an agent's hooks do, found by the agent's pid ----------------------
 
   async agentSession(ref: AgentRef): Promise<AgentSessionView | undefined> {

@@ -17,6 +17,7 @@ import { CcDmError, codeOf, isCcDmError } from '../errors.js';
 import { errorText, type Logger } from '../log.js';
 import { VERSION } from '../version.js';
 import type { Host } from './instructions.js';
+import { pinRevision, type Negotiated } from './revision.js';
 import { listedTools, TOOLS, TOOLS_BY_NAME } from './tools.js';
 import { decidePush } from './visibility.js';
 
@@ -57,6 +58,8 @@ export interface ChannelServer {
   server: Server;
   /** Whether pushes to this client are seen, once its handshake is done (undefined before). */
   canPush(): boolean | undefined;
+  /** The MCP revision negotiated with the client (undefined before its initialize). */
+  revision(): Negotiated | undefined;
   /** Tells the server a session now exists (after a store that was down came back). */
   sessionStarted(): Promise<void>;
 }
@@ -84,6 +87,17 @@ export function createChannelServer(o: ChannelServerOptions): ChannelServer {
     { capabilities: { tools: {}, experimental }, instructions: o.instructions },
   );
   server.onerror = (e) => log.warn(`protocol: ${errorText(e)}`);
+  // Stay on an MCP revision with unsolicited notifications; without one, run channel-less.
+  let revision: Negotiated | undefined;
+  pinRevision(server, (n) => {
+    revision = n;
+    if (!n.push)
+      log.warn(
+        `the client negotiated MCP ${n.negotiated}, which has no path for unsolicited notifications: channel pushes are off for this session; mail waits and is read with the inbox tool`,
+      );
+    else if (n.requested !== n.negotiated)
+      log.info(`the client asked for MCP ${n.requested}; speaking ${n.negotiated} (channel pushes need it)`);
+  });
 
   const target = {
     pushMessage: (content: string, meta: Record<string, string>) =>
@@ -106,7 +120,8 @@ export function createChannelServer(o: ChannelServerOptions): ChannelServer {
   server.oninitialized = () => {
     const client = server.getClientVersion();
     const declares = !!(server.getClientCapabilities()?.experimental as Record<string, unknown> | undefined)?.['claude/channel'];
-    handshake = { canPush: decidePush(cfg.push, declares), client: client ? `${client.name} ${client.version}` : null, active: false };
+    const canPush = revision?.push !== false && decidePush(cfg.push, declares);
+    handshake = { canPush, client: client ? `${client.name} ${client.version}` : null, active: false };
     if (/claude/i.test(client?.name ?? '')) activation = setTimeout(() => void activate(), CLAUDE_FALLBACK_MS);
     else void activate();
   };
@@ -156,6 +171,7 @@ export function createChannelServer(o: ChannelServerOptions): ChannelServer {
   return {
     server,
     canPush: () => handshake?.canPush,
+    revision: () => revision,
     sessionStarted: activate,
   };
 }

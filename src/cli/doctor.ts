@@ -13,6 +13,7 @@ import { openBus } from '../bus/open.js';
 import type { Config } from '../config.js';
 import { createLogger, errorText } from '../log.js';
 import { UnixSocketDoorbell, pickDoorbellDir } from '../wake/unix-socket.js';
+import { channelFacts, channelVerdict } from './channels.js';
 
 export type Status = 'ok' | 'warn' | 'fail';
 export interface Check {
@@ -20,6 +21,8 @@ export interface Check {
   status: Status;
   detail: string;
   fix?: string;
+  /** Facts worth knowing that need no action. */
+  notes?: string[];
 }
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -98,6 +101,21 @@ export async function doctor(cfg: Config, o: { fix: boolean; progress?: (what: s
             detail: `${cfg.home} has mode ${m}: history is readable by others`,
             fix: `chmod 700 ${cfg.home}`,
           },
+    );
+  }
+
+  if (cfg.configFile) {
+    const m = mode(cfg.configFile);
+    const secret = /:\/\/[^/@\s]*:[^@\s]+@|password=/i.test(readFileSync(cfg.configFile, 'utf8'));
+    add(
+      secret && m !== '600' && m !== '400'
+        ? {
+            check: 'config file',
+            status: 'warn',
+            detail: `${cfg.configFile} holds a password and has mode ${m}`,
+            fix: `chmod 600 ${cfg.configFile} (or keep the password in ~/.pgpass)`,
+          }
+        : { check: 'config file', status: 'ok', detail: `${cfg.configFile} (cc-dm config shows what it sets)` },
     );
   }
 
@@ -211,7 +229,20 @@ export async function doctor(cfg: Config, o: { fix: boolean; progress?: (what: s
           check: 'plugin',
           status: 'warn',
           detail: `not installed in ${join(cfg.claudeConfigDir, 'plugins')}`,
-          fix: `claude plugin marketplace add ${ROOT} && claude plugin install cc-dm@cc-dm`,
+          fix: 'cc-dm setup claude',
+        },
+  );
+  // Would a session started as documented show the pushes? Every gate Claude Code applies.
+  const verdict = channelVerdict(channelFacts(cfg, plugin?.split(' ')[0]));
+  add(
+    verdict.shown
+      ? { check: 'channels', status: 'ok', detail: `\`${verdict.launch}\` shows cc-dm's pushes`, notes: verdict.notes }
+      : {
+          check: 'channels',
+          status: 'warn',
+          detail: `\`${verdict.launch}\` would not show cc-dm's pushes (mail then waits for the inbox tool): ${verdict.problems.map((p) => p.why).join('; ')}`,
+          fix: verdict.problems.map((p) => p.fix).join('; '),
+          notes: verdict.notes,
         },
   );
   const claude = findClaude();

@@ -40,7 +40,7 @@ for (const fx of stores()) {
       assert.match(check(r, 'schema').detail, /version \d+ \(current\)/);
       assert.match(check(r, 'sessions').detail, /1 live: doc-a/);
       assert.equal(check(r, 'plugin').status, 'warn', 'no plugin in an empty ~/.claude');
-      assert.match(check(r, 'plugin').fix, /claude plugin install cc-dm@cc-dm/);
+      assert.match(check(r, 'plugin').fix, /cc-dm setup claude/);
       // This repository pins Claude Code as a dev dependency: found at least there.
       assert.equal(check(r, 'claude code').status, 'ok');
       assert.match(check(r, 'claude code').detail, /\d+\.\d+\.\d+/);

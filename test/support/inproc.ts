@@ -10,14 +10,13 @@
  * (world.ts). The human acts through `world.human`, a Bus on the world's store, as the CLI and
  * the console do.
  */
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { Bus } from '../../src/bus/bus.js';
 import { openBus } from '../../src/bus/open.js';
 import { Session } from '../../src/bus/session/session.js';
 import { createChannelServer } from '../../src/channel/server.js';
 import { instructions } from '../../src/channel/instructions.js';
-import type { Pushed } from '../../src/channel/peer.js';
+import { OfferingClient, type Pushed } from '../../src/channel/peer.js';
 import { loadConfig } from '../../src/config.js';
 import { CcDmError } from '../../src/errors.js';
 import { createLogger, errorText, type Logger } from '../../src/log.js';
@@ -39,6 +38,8 @@ export interface InProcOptions {
   channel?: boolean;
   /** The client's name in its handshake (Claude Code's is "claude-code"). */
   clientName?: string;
+  /** The MCP revision the client asks for (default: the SDK's latest). */
+  protocolVersion?: string;
   /**
    * Run as a Claude Code session whose agent has this pid (no process needed: hooks find their
    * session by it, and its bell and presence folder are named by it).
@@ -74,7 +75,13 @@ export class InProcPeer {
   private waiters: (() => void)[] = [];
   private closing?: Promise<void>;
 
-  constructor(readonly client: Client, readonly session: Session, private readonly logged: { text: string }, private readonly teardown: () => Promise<void>) {}
+  constructor(
+    readonly client: OfferingClient,
+    readonly session: Session,
+    private readonly logged: { text: string },
+    private readonly teardown: () => Promise<void>,
+    readonly server: ReturnType<typeof createChannelServer>,
+  ) {}
 
   get name(): string {
     return this.session.name;
@@ -210,15 +217,17 @@ export class InProcWorld {
       instructions: instructions(session.name, { ...relay, variantOf: session.row.wanted_name ?? undefined }),
     });
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-    const client = new Client({ name: o.clientName ?? 'cc-dm-inproc', version: '1.0.0' }, {
-      capabilities: channel ? { experimental: { 'claude/channel': {} } } : {},
-    });
+    const client = new OfferingClient(
+      { name: o.clientName ?? 'cc-dm-inproc', version: '1.0.0' },
+      { capabilities: channel ? { experimental: { 'claude/channel': {} } } : {} },
+      o.protocolVersion,
+    );
     const peer = new InProcPeer(client, session, logged, async () => {
       await client.close().catch(() => {});
       await server.server.close().catch(() => {});
       await session.stop('stdin closed');
       await bus.close();
-    });
+    }, server);
     client.fallbackNotificationHandler = async (n) => peer.arrived(n as { method: string; params?: Record<string, unknown> });
     await server.server.connect(serverSide);
     await client.connect(clientSide);
