@@ -334,8 +334,8 @@ export function buildProgram(): Command {
 
   program
     .command('setup')
-    .description('register cc-dm with an agent CLI (claude), from this installed package; --undo removes what setup added')
-    .argument('[hosts...]', 'claude (default: every host cc-dm knows; with --undo: every host set up)')
+    .description('register cc-dm with agent CLIs (claude, codex, gemini), from this installed package; --undo removes what setup added')
+    .argument('[hosts...]', 'claude, codex, gemini (default: Claude Code and every other one found here; with --undo: every host set up)')
     .option('--undo', 'remove what cc-dm setup added (never your other settings)')
     .option('--force', 'replace a registration of cc-dm from another clone or install')
     .option('--json', 'machine-readable output')
@@ -356,7 +356,10 @@ export function buildProgram(): Command {
         for (const x of r.kept) console.log(`${c.dim('kept')}  ${x} ${c.dim('(already set up)')}`);
         for (const x of r.notes) console.log(`${c.yellow('note')}  ${x}`);
         if (r.launch.length) {
-          console.log('\nStart each session with a name and cc-dm loaded as a channel:\n');
+          const { HOSTS } = await import('./setup/index.js');
+          const title =
+            HOSTS.find((h) => h.host === r.host)?.launchTitle ?? 'Start each session with a name and cc-dm loaded as a channel:';
+          console.log(`\n${title}\n`);
           for (const line of r.launch) console.log(`  ${line}`);
           console.log('');
         }
