@@ -89,6 +89,6 @@ export function parseToml(text: string, file: string): Record<string, any> {
   try {
     return parse(text) as Record<string, any>;
   } catch (e) {
-    throw new Error(`${file} is not valid TOML: ${(e as Error).message.split('\n')[0]}`);
+    throw new Error(`${file} is not valid TOML: ${(e as Error).message.split('\n')[0]}`, { cause: e });
   }
 }
