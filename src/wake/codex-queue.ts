@@ -6,8 +6,9 @@
  * never the mail: the turn's UserPromptSubmit hook claims and shows the mail itself.
  *
  * Only for a thread that is idle (its hooks say so): a busy one gets its mail from its hooks
- * between tool calls and at the end of the turn. Doorbells are spaced (below), so a burst of mail
- * starts one turn, and a thread that never takes its mail is not rung in a loop.
+ * between tool calls and at the end of the turn. One doorbell until the thread's hooks report
+ * again (below), so a burst of mail starts one turn, and a thread that never takes its mail is
+ * not rung in a loop.
  */
 import { spawn } from 'node:child_process';
 import type { Presence, Wake } from '../store/types.js';
@@ -19,16 +20,16 @@ export interface CodexThreadState {
   thread: string | null;
   presence: Presence | null;
   wake: Wake | null;
+  /** When its hooks last reported a change of presence. */
+  presenceAt: number | null;
   /** Mail waiting for the session. */
   pending: number;
 }
 
-/** Doorbells closer than this are one: the first one's turn takes all the mail that waits. */
-const DEBOUNCE_MS = 5_000;
 /**
- * The same mail is rung for again only after this long (a doorbell whose turn never ran: the TUI
- * was gone). A thread whose turns do not take its mail (hooks off) gets one doorbell per minute at
- * most, and one per new message.
+ * After a doorbell, the next one waits until the thread's hooks have reported since (its turn
+ * started: it takes all the mail that waits then), or this long (a doorbell whose turn never ran,
+ * or a thread whose hooks are off: at most one doorbell a minute).
  */
 const REPEAT_MS = 60_000;
 /** `codex queue` is a short command: bounded. */
@@ -43,7 +44,7 @@ export interface QueueAttempt {
 }
 
 export class CodexQueue {
-  private lastRing: { at: number; pending: number } | undefined;
+  private lastRing: number | undefined;
   private running = false;
   /** What the last attempt did, for the log and tests. */
   last: QueueAttempt | undefined;
@@ -70,10 +71,9 @@ export class CodexQueue {
     if (!st?.thread || st.pending === 0 || (st.wake !== 'queue' && st.wake !== 'queue_slow')) return;
     if (st.presence !== 'idle') return;
     const last = this.lastRing;
-    const since = last ? this.now() - last.at : Infinity;
-    if (since < DEBOUNCE_MS || (last?.pending === st.pending && since < REPEAT_MS)) return;
+    if (last !== undefined && (st.presenceAt ?? 0) <= last && this.now() - last < REPEAT_MS) return;
     this.running = true;
-    this.lastRing = { at: this.now(), pending: st.pending };
+    this.lastRing = this.now();
     try {
       this.last = await this.queue(st.thread);
       if (!this.last.ok) this.onError(new Error(`codex queue --thread ${st.thread} failed: ${this.last.detail ?? ''}`));

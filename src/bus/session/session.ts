@@ -15,7 +15,7 @@ import type { Sender, SenderPolicy } from '../sender.js';
 import type { BroadcastArgs, DmArgs } from '../validate.js';
 import type { DeliveryPath, PermissionRow, Presence, SessionRow } from '../../store/types.js';
 import { agentDir, Bell } from '../../wake/bell.js';
-import { CodexQueue } from '../../wake/codex-queue.js';
+import { CodexQueue, type CodexThreadState } from '../../wake/codex-queue.js';
 import { pidAlive } from '../liveness.js';
 import { setPresence } from '../hook.js';
 import { Delivery, type DeliveryTarget } from './delivery.js';
@@ -168,14 +168,13 @@ export class Session {
   }
 
   /** What Codex's queue needs to decide on a doorbell: the thread, what its hooks last said, the mail waiting. */
-  private async codexState(): Promise<
-    { thread: string | null; presence: Presence | null; wake: SessionRow['wake']; pending: number } | undefined
-  > {
+  private async codexState(): Promise<CodexThreadState | undefined> {
     const row = await this.core.store.getSession(this.row.id);
     if (!row || row.ended_at !== null) return undefined;
     return {
       thread: row.agent_session,
       presence: row.presence,
+      presenceAt: row.presence_at,
       wake: row.wake,
       pending: await this.core.store.countPending(this.key, this.core.now()),
     };
