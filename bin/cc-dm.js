@@ -54,8 +54,7 @@ try {
     await serve();
   } else if (waitOnly) {
     const { runWait } = await import(waiter);
-    const { waitCommand } = await import(hook);
-    await runWait(waitCommand());
+    await runWait();
   } else if (hookEvent) {
     const { runHook } = await import(hook);
     await runHook(hookEvent);

@@ -52,6 +52,8 @@ export interface AgentSessionView {
   agent: Agent | null;
   agent_session: string | null;
   presence: Presence | null;
+  /** When its hooks last reported a change of presence. */
+  presence_at: number | null;
   wake: Wake | null;
   wake_pid: number | null;
   /** Mail waiting in its mailbox. */
@@ -83,6 +85,7 @@ export async function agentSessionView(core: BusCore, s: SessionRow): Promise<Ag
     agent: s.agent,
     agent_session: s.agent_session,
     presence: s.presence,
+    presence_at: s.presence_at,
     wake: s.wake,
     wake_pid: s.wake_pid,
     pending: await core.store.countPending(s.name_key!, core.now()),

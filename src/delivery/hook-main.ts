@@ -22,9 +22,12 @@ export function shellWord(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The command that runs this cc-dm's `wait` (a Gemini model starts it in the background). */
-export function waitCommand(): string {
-  return `${shellWord(process.execPath)} ${shellWord(process.argv[1] ?? 'cc-dm')} wait`;
+/**
+ * The command that runs this cc-dm's `wait` (a Gemini model starts it in the background), with
+ * the store's folder: the model's shell has the launch environment, which may not name it.
+ */
+export function waitCommand(home: string): string {
+  return `CC_DM_HOME=${shellWord(home)} ${shellWord(process.execPath)} ${shellWord(process.argv[1] ?? 'cc-dm')} wait`;
 }
 
 async function readInput(): Promise<HookInput> {
@@ -53,7 +56,7 @@ export async function runHook(event: string): Promise<void> {
         ({ stdout, exitCode } = await new CodexHooks(bus, cfg, codex?.agent === 'codex' ? codex : undefined).run(input));
       } else if (event === 'gemini') {
         const gemini = nearestAgent(8);
-        ({ stdout, exitCode } = await new GeminiHooks(bus, cfg, gemini?.agent === 'gemini' ? gemini.pid : undefined, waitCommand()).run(
+        ({ stdout, exitCode } = await new GeminiHooks(bus, cfg, gemini?.agent === 'gemini' ? gemini.pid : undefined, waitCommand(cfg.home)).run(
           input,
         ));
       } else {

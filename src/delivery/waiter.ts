@@ -14,8 +14,8 @@
  * mail from its hooks), it prints one fixed line and exits: the woken turn's BeforeAgent hook
  * claims and shows the mail itself. It never prints anything else, and ends silently when its
  * session does (Gemini CLI exits, or the session ends); any output, even an error, would start a
- * turn. The same mail is announced at most once a minute, so a session whose hooks do not take
- * it is not woken in a loop.
+ * turn. After an announcement, the next one waits for the session's hooks to report (the woken
+ * turn ran) or a minute, so a session whose hooks do not take its mail is not woken in a loop.
  */
 import { existsSync, readFileSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
@@ -27,12 +27,17 @@ import { loadConfig, type Config } from '../config.js';
 import { createLogger, errorText } from '../log.js';
 import { nearestAgent } from '../procfs.js';
 import { agentDir } from '../wake/bell.js';
+import { waitCommand } from './hook-main.js';
 
 /** The fallback poll: a ring lost, a turn that ended (presence), the session gone. */
 const POLL_MS = 1_000;
 /** At start the server may still be claiming its session. */
 const START_WAIT_MS = 3_000;
-/** The same mail (same count waiting) is announced again only after this long. */
+/**
+ * Mail is announced again only once the session's hooks have reported since the last
+ * announcement (its woken turn ran), or after this long: a session whose hooks do not take the
+ * mail is not woken in a loop.
+ */
 const REPEAT_MS = 60_000;
 
 export interface WaitOutcome {
@@ -69,9 +74,9 @@ export class Waiter {
     return join(agentDir(this.cfg.home, this.geminiPid), 'announced');
   }
 
-  private announced(): { at: number; pending: number } | undefined {
+  private announced(): { at: number } | undefined {
     try {
-      return JSON.parse(readFileSync(this.announcedFile, 'utf8')) as { at: number; pending: number };
+      return JSON.parse(readFileSync(this.announcedFile, 'utf8')) as { at: number };
     } catch {
       return undefined;
     }
@@ -151,15 +156,16 @@ export class Waiter {
     if (!s || s.presence === 'offline') return this.finish({ stdout: '', exitCode: 0 });
     if (s.pending === 0 || s.presence === 'working' || s.path !== 'hook') return;
     const last = this.announced();
-    if (last && last.pending === s.pending && this.now() - last.at < REPEAT_MS) return;
-    writeFileSync(this.announcedFile, JSON.stringify({ at: this.now(), pending: s.pending }), { mode: 0o600 });
+    if (last && (s.presence_at ?? 0) <= last.at && this.now() - last.at < REPEAT_MS) return;
+    writeFileSync(this.announcedFile, JSON.stringify({ at: this.now() }), { mode: 0o600 });
     this.finish({ stdout: doorbellLine(s.name, s.pending, this.command), exitCode: 0 });
   }
 }
 
 /** `cc-dm wait`, as bin/cc-dm.js runs it (without the CLI). */
-export async function runWait(command: string): Promise<void> {
+export async function runWait(): Promise<void> {
   const cfg = loadConfig();
+  const command = waitCommand(cfg.home);
   // Quiet: whatever this process writes becomes a turn of the model's. Errors go to the log file only.
   const log = createLogger({ level: cfg.logFile ? cfg.logLevel : 'error', file: cfg.logFile ?? '/dev/null', tag: 'cc-dm wait' });
   const gemini = nearestAgent(8);

@@ -308,15 +308,18 @@ for (const fx of stores()) {
         assert.ok(!out.stdout.includes('w1'), 'never the mail itself');
         assert.equal((await alice.call('who')).body.sessions.find((s: any) => s.name === 'gm-wait').wake, 'none', 'no waiter runs now');
 
-        // The woken turn's hooks do not take it (say they are off): the same mail is not announced again at once.
+        // Until the session's hooks report again (its woken turn ran), the mail is not announced again.
         const again = new Waiter(bus, cfg, pid, 'WAITCMD');
         const second = again.wait();
         let fired = false;
         void second.then(() => (fired = true));
         await new Promise((r) => setTimeout(r, 1_500));
-        assert.equal(fired, false, 'no loop on the same mail');
+        assert.equal(fired, false, 'no loop on mail a woken turn did not take (hooks off)');
+        // The woken turn runs: its hooks take the mail and end the turn; new mail is announced.
+        await geminiHook(pid, { hook_event_name: 'BeforeAgent', session_id: 's', prompt: out.stdout });
+        await geminiHook(pid, { hook_event_name: 'AfterAgent', session_id: 's', stop_hook_active: false });
         await alice.call('dm', { to: 'gm-wait', content: 'w2' });
-        assert.match((await second).stdout, /2 messages waiting/, 'new mail is announced');
+        assert.match((await second).stdout, /\(1 message waiting\)/, 'new mail after the woken turn is announced');
       });
       await peer.close();
     });
