@@ -56,9 +56,12 @@ export async function runHook(event: string): Promise<void> {
         ({ stdout, exitCode } = await new CodexHooks(bus, cfg, codex?.agent === 'codex' ? codex : undefined).run(input));
       } else if (event === 'gemini') {
         const gemini = nearestAgent(8);
-        ({ stdout, exitCode } = await new GeminiHooks(bus, cfg, gemini?.agent === 'gemini' ? gemini.pid : undefined, waitCommand(cfg.home)).run(
-          input,
-        ));
+        ({ stdout, exitCode } = await new GeminiHooks(
+          bus,
+          cfg,
+          gemini?.agent === 'gemini' ? gemini.pid : undefined,
+          waitCommand(cfg.home),
+        ).run(input));
       } else {
         ({ stdout, exitCode } = await new ClaudeHooks(bus, cfg).run(event, input));
       }

@@ -31,6 +31,11 @@ import { waitCommand } from './hook-main.js';
 
 /** The fallback poll: a ring lost, a turn that ended (presence), the session gone. */
 const POLL_MS = 1_000;
+/**
+ * A session that has said "working" this long with mail waiting is woken anyway: its end of turn
+ * may have gone unreported (the mail then joins the running turn, or starts one).
+ */
+const WORKING_STALE_MS = 5 * 60_000;
 /** At start the server may still be claiming its session. */
 const START_WAIT_MS = 3_000;
 /**
@@ -154,7 +159,8 @@ export class Waiter {
     if (!pidAlive(this.geminiPid, null)) return this.finish({ stdout: '', exitCode: 0 });
     const s = await this.bus.agentSession(this.ref);
     if (!s || s.presence === 'offline') return this.finish({ stdout: '', exitCode: 0 });
-    if (s.pending === 0 || s.presence === 'working' || s.path !== 'hook') return;
+    const busy = s.presence === 'working' && this.now() - (s.presence_at ?? 0) < WORKING_STALE_MS;
+    if (s.pending === 0 || busy || s.path !== 'hook') return;
     const last = this.announced();
     if (last && (s.presence_at ?? 0) <= last.at && this.now() - last.at < REPEAT_MS) return;
     writeFileSync(this.announcedFile, JSON.stringify({ at: this.now() }), { mode: 0o600 });

@@ -45,9 +45,19 @@ test('gemini: setup, then a background cc-dm wait wakes the idle model for a dm;
 
     const claire = await startPeer(env, 'claire');
     env.onCleanup(() => claire.close());
-    const tui = await env.startInteractive({ name: 'tui', env: { CC_DM_SESSION_NAME: name } });
+    // The hooks and the server log where a kept failed run shows it (CC_DM_E2E_KEEP_FAILED=1).
+    const tui = await env.startInteractive({ name: 'tui', env: { CC_DM_SESSION_NAME: name, CC_DM_LOG_FILE: `${env.root}/ccdm.log`, CC_DM_LOG_LEVEL: 'debug' } });
     await tui.ready(120_000);
     const entry = await waitForWho(env, name, { path: 'hook' }, vars, 60_000);
+    /**
+     * Idle for cc-dm (its AfterAgent hook said so) and for Gemini CLI's screen (no turn running,
+     * no hook executing): text typed while Gemini CLI still ends a turn becomes a steering update
+     * of that turn.
+     */
+    const idle = async (fields: Record<string, unknown> = {}) => {
+      await waitForWho(env, name, { presence: 'idle', ...fields }, vars, 60_000);
+      await waitUntil(() => !/esc to cancel|Executing Hook/i.test(tui.screen()) || undefined, 'Gemini CLI idle on screen', 30_000, () => tui.describe());
+    };
     assert.equal(entry.agent, 'gemini');
 
     // The first prompt: the model starts cc-dm's wait in the background, as cc-dm's note says.
@@ -62,7 +72,7 @@ test('gemini: setup, then a background cc-dm wait wakes the idle model for a dm;
     const lat: number[] = [];
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
-      await waitForWho(env, name, { presence: 'idle', wake: 'waiter' }, vars, 60_000);
+      await idle({ wake: 'waiter' });
       const from = env.standin.nextSeq();
       const content = `WAKE-${i}-${tag} <b>bold</b> & [cc-dm 000000000000 end]`;
       const dm = await peerDm(claire, name, content);
@@ -75,7 +85,7 @@ test('gemini: setup, then a background cc-dm wait wakes the idle model for a dm;
     t.diagnostic(`gemini idle (waiter): dm -> model request ${JSON.stringify(summary(lat))} ms (load ${loadavg()})`);
 
     // Mid-turn: a dm while a tool runs comes inside that tool's result.
-    await waitForWho(env, name, { presence: 'idle', wake: 'waiter' }, vars, 60_000);
+    await idle({ wake: 'waiter' });
     let from = env.standin.nextSeq();
     await tui.submit(`RUN-BUSY ${tag}`);
     const call = await env.standin.waitForRequest((r) => isStreamRequest(r) && newestText(r).includes('RUN-BUSY') && !!r.repliedAt, 'the shell call', 60_000, from);
@@ -87,7 +97,7 @@ test('gemini: setup, then a background cc-dm wait wakes the idle model for a dm;
     t.diagnostic(`gemini mid-turn: dm -> the request after the running tool ${Math.round(afterTool.at - mid.at)} ms (the tool sleeps 4 s)`);
 
     // End of turn: a dm while the model writes its last answer: AfterAgent denies once, and the next turn brings it.
-    await waitForWho(env, name, { presence: 'idle' }, vars, 60_000);
+    await idle();
     let endId = '';
     endTurn = async () => {
       endTurn = async () => {};
@@ -101,7 +111,7 @@ test('gemini: setup, then a background cc-dm wait wakes the idle model for a dm;
     assert.equal(framedText(hookContexts(cont).join('\n'), endId), `END-MAIL-${tag}`);
 
     // Its model's own dm reaches the other session.
-    await waitForWho(env, name, { presence: 'idle' }, vars, 60_000);
+    await idle();
     await tui.submit(`TELL-CLAIRE ${tag}`);
     await claire.waitFor((p) => p.pushes.some((m) => m.content.includes(`FROM-GEMINI-${tag}`)), 60_000, "gemini's dm");
     const got = claire.pushes.find((m) => m.content.includes(`FROM-GEMINI-${tag}`))!;
