@@ -64,7 +64,12 @@ function world(o: { codex?: boolean } = {}) {
     const r = spawnSync(process.execPath, [BIN, 'setup', ...args, '--json'], { env, encoding: 'utf8', timeout: 60_000 });
     return { code: r.status, out: r.stdout ? JSON.parse(r.stdout) : undefined, err: r.stderr };
   };
-  return { root, env, home, run, done: () => rmSync(root, { recursive: true, force: true }) };
+  const doctor = () => {
+    const r = spawnSync(process.execPath, [BIN, 'doctor', '--json'], { env, encoding: 'utf8', timeout: 60_000 });
+    const out = JSON.parse(r.stdout);
+    return (out.checks ?? out) as { check: string; status: string; detail: string }[];
+  };
+  return { root, env, home, run, doctor, done: () => rmSync(root, { recursive: true, force: true }) };
 }
 
 test('TOML text: table headers are read whatever their quoting; only our tables are removed', () => {
@@ -113,14 +118,27 @@ test("setup codex: the MCP entry, the hooks after the user's, trust read back; i
     assert.equal(hooks.UserPromptSubmit[0].hooks[0].additionalContextLimit, 0, 'mail is never spilled to a file');
     assert.equal(Object.keys(cfg.hooks.state).length, 6, 'trust for our six hooks, not the user\'s');
 
+    const dr = w.doctor().find((c) => c.check === 'codex');
+    assert.equal(dr?.status, 'ok', JSON.stringify(dr));
+    assert.match(dr!.detail, /6 trusted hooks/);
+
     const again = w.run('codex');
     assert.equal(again.code, 0, again.err);
     assert.equal(readFileSync(join(codexHome, 'config.toml'), 'utf8'), tomlText, 'a second run changes nothing');
     assert.deepEqual(again.out.results[0].changed.filter((c: string) => !/trust/.test(c)), []);
 
+    // A cc-dm hook changed by hand: Codex no longer trusts it, and doctor says so.
+    const edited = JSON.parse(readFileSync(join(codexHome, 'hooks.json'), 'utf8'));
+    edited.hooks.Stop[1].hooks[0].timeout = 5;
+    writeFileSync(join(codexHome, 'hooks.json'), JSON.stringify(edited));
+    const warn = w.doctor().find((c) => c.check === 'codex');
+    assert.equal(warn?.status, 'warn');
+    assert.match(warn!.detail, /does not trust 1 of cc-dm's hooks \(modified\)/);
+
     const undo = w.run('--undo', 'codex');
     assert.equal(undo.code, 0, undo.err);
     assert.equal(readFileSync(join(codexHome, 'config.toml'), 'utf8'), userToml, 'config.toml back as it was');
+    assert.equal(w.doctor().find((c) => c.check === 'codex'), undefined, 'nothing said about a CLI cc-dm is not registered with');
     assert.deepEqual(JSON.parse(readFileSync(join(codexHome, 'hooks.json'), 'utf8')), userHooks, 'hooks.json back as it was');
   } finally {
     w.done();
@@ -166,6 +184,9 @@ test("setup gemini: the server with trust, the hooks, the two wake settings wher
     assert.equal(s.tools.shell.backgroundCompletionBehavior, 'silent', "the user's value is kept");
     assert.ok(first.out.results[0].notes.some((n: string) => /backgroundCompletionBehavior is "silent".*cannot be woken/.test(n)));
     assert.deepEqual(first.out.results[0].launch, ['CC_DM_SESSION_NAME=alice gemini']);
+    const gd = w.doctor().find((c) => c.check === 'gemini');
+    assert.equal(gd?.status, 'warn', 'the user\'s "silent" keeps an idle session from being woken');
+    assert.match(gd!.detail, /backgroundCompletionBehavior is not "inject"/);
     const text = readFileSync(file, 'utf8');
     assert.equal(w.run('gemini').code, 0);
     assert.equal(readFileSync(file, 'utf8'), text, 'idempotent');
