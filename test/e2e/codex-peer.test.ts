@@ -9,9 +9,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
 import { codexThreadName } from '../../src/channel/main.js';
 import { CODEX_DOORBELL } from '../../src/wake/codex-queue.js';
-import { cliShims, framedCount, framedText, peerDm, setupHost, startPeer, summary, traceOf, waitForWho } from './agent-peers.js';
+import { cliShims, framedCount, framedText, peerDm, setupHost, startPeer, summary, traceOf, waitForWho, whoEntry } from './agent-peers.js';
 import { withCodex } from './codex.js';
 import { ensureTmux, loadavg, waitUntil } from './harness-common.js';
 import {
@@ -32,6 +33,8 @@ test('codex: setup, then a dm reaches the model when idle (woken), mid-turn and 
     return { text: 'OK.' };
   };
   await withCodex('codex-peer', { ccdmServer: false, hooks: false, trustHooks: false, script }, async (env) => {
+    // A closed TUI's thread ends after this delay (Codex's default is 60 s; a top-level key).
+    fs.writeFileSync(env.configFile, 'thread_unload_delay_secs = 2\n' + fs.readFileSync(env.configFile, 'utf8'));
     const shims = cliShims(env, { codex: env.cli });
     const vars = env.baseEnv({ PATH: `${shims}:${process.env.PATH}` });
     const setup = await setupHost(env, 'codex', vars);
@@ -129,5 +132,18 @@ test('codex: setup, then a dm reaches the model when idle (woken), mid-turn and 
     const er = await env.standin.waitForRequest((r) => newestText(r).includes(`exec prompt ${tag}`), 'the exec prompt', 5_000, from);
     assert.equal(framedText(developerMessages(er).join('\n'), waiting.body.message_id), `NEXT-PROMPT-${tag}`, 'with its prompt');
     assert.ok(developerMessages(er).some((m) => m.includes(`you are "${execName}"`)), 'named from the launch environment');
+
+    // The TUI goes away: its thread ends (when Codex unloads it), and so does its session; the
+    // shared daemon goes on. Its name keeps its mailbox.
+    const daemon = env.daemonPid();
+    assert.ok(daemon, 'the daemon runs');
+    const gone = Date.now();
+    env.tmux(['kill-session', '-t', tui.target.split(':')[0]!], false);
+    await waitUntil(async () => !(await whoEntry(env, name, vars)) || undefined, `${name} to leave who`, 60_000);
+    t.diagnostic(`codex: TUI killed -> session ended after ${Date.now() - gone} ms (thread_unload_delay_secs = 2)`);
+    assert.equal(env.daemonPid(), daemon, 'the daemon goes on');
+    const after = await claire.call('dm', { to: name, content: `AFTER-${tag}` });
+    assert.equal(after.body.recipient_online, false, 'the mail waits in its mailbox');
+    assert.equal(after.body.will_see, 'when_it_runs');
   });
 });
