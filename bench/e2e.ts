@@ -78,6 +78,24 @@ async function idleAfter(s: InteractiveSession, n: number): Promise<void> {
   await waitUntil(() => turnEnds(s) >= n, `${s.name} to end turn ${n}`, 30_000, () => s.describe());
 }
 
+/**
+ * Wait until the session has ended a turn since `turnsBefore` and gone quiet: every model request
+ * answered a second ago or more. (Mail delivered mid-turn joins the running turn; mail whose hook
+ * finishes after the turn ended starts one more: either way the session ends idle.)
+ */
+async function settled(s: InteractiveSession, turnsBefore: number): Promise<void> {
+  await waitUntil(
+    () => {
+      const reqs = s.standin.requests;
+      const last = reqs[reqs.length - 1];
+      return turnEnds(s) > turnsBefore && reqs.every((r) => r.repliedAt) && (!last?.repliedAt || Date.now() - last.repliedAt >= 1_000);
+    },
+    `${s.name} to end its turn and go quiet`,
+    30_000,
+    () => s.describe(),
+  );
+}
+
 /** Time (ms since epoch) of the first debug-log line after `from` (a character offset) matching re. */
 function debugTime(s: InteractiveSession, re: RegExp, from: number): number | undefined {
   for (const line of s.debugLog().slice(from).split('\n')) {
@@ -364,7 +382,7 @@ async function main() {
           hookBusy.push(req.at - decided);
           // The tool ends about BUSY_TOOL_S after its tool_use was handed to Claude Code.
           hookBusyAfterTool.push(req.at - Math.max(decided, toolReq.repliedAt! + BUSY_TOOL_S * 1000));
-          await idleAfter(carl!, carlTurns + 2);
+          await settled(carl!, carlTurns);
         }
       }
       // --- Codex, idle: its thread is woken through Codex's queue

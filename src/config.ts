@@ -72,17 +72,17 @@ export interface Config {
   readonly geminiDir: string;
 }
 
-/** Claude Code's variables that route it to a third-party provider (no channels there) or set its login. */
-const CLAUDE_ENV = [
+/** Claude Code's variables that route it to a third-party provider (no channels there). */
+export const CLAUDE_PROVIDER_ENV = [
   'CLAUDE_CODE_USE_BEDROCK',
   'CLAUDE_CODE_USE_VERTEX',
   'CLAUDE_CODE_USE_FOUNDRY',
   'CLAUDE_CODE_USE_ANTHROPIC_AWS',
   'CLAUDE_CODE_USE_ANTHROPIC_GOOGLE_CLOUD',
   'CLAUDE_CODE_USE_MANTLE',
-  'ANTHROPIC_API_KEY',
-  'CLAUDE_CODE_OAUTH_TOKEN',
 ] as const;
+/** ...and those that set its login. */
+const CLAUDE_ENV = [...CLAUDE_PROVIDER_ENV, 'ANTHROPIC_API_KEY', 'CLAUDE_CODE_OAUTH_TOKEN'] as const;
 
 type Env = Record<string, string | undefined>;
 

@@ -16,7 +16,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Config } from '../config.js';
+import { CLAUDE_PROVIDER_ENV, type Config } from '../config.js';
 
 export interface ChannelFacts {
   /** A third-party provider variable that is set (CLAUDE_CODE_USE_BEDROCK...). */
@@ -44,16 +44,7 @@ export interface ChannelVerdict {
   notes: string[];
 }
 
-const PROVIDERS = [
-  'CLAUDE_CODE_USE_BEDROCK',
-  'CLAUDE_CODE_USE_VERTEX',
-  'CLAUDE_CODE_USE_FOUNDRY',
-  'CLAUDE_CODE_USE_ANTHROPIC_AWS',
-  'CLAUDE_CODE_USE_ANTHROPIC_GOOGLE_CLOUD',
-  'CLAUDE_CODE_USE_MANTLE',
-];
-
-function json(file: string): Record<string, any> | undefined {
+export function readJsonObject(file: string): Record<string, any> | undefined {
   try {
     const data = JSON.parse(readFileSync(file, 'utf8'));
     return typeof data === 'object' && data !== null && !Array.isArray(data) ? data : undefined;
@@ -74,17 +65,17 @@ export function readManaged(managedDir: string, claudeDir: string): { managed?: 
     files.push(file);
     parts.push(data);
   };
-  add(base, existsSync(base) ? json(base) : undefined);
+  add(base, existsSync(base) ? readJsonObject(base) : undefined);
   const dropIns = join(managedDir, 'managed-settings.d');
   if (existsSync(dropIns)) {
     for (const f of readdirSync(dropIns)
       .filter((f) => f.endsWith('.json'))
       .sort())
-      add(join(dropIns, f), json(join(dropIns, f)));
+      add(join(dropIns, f), readJsonObject(join(dropIns, f)));
   }
   const remote = join(claudeDir, 'remote-settings.json');
   if (existsSync(remote)) {
-    const data = json(remote);
+    const data = readJsonObject(remote);
     add(remote, data && typeof data.settings === 'object' ? data.settings : data);
   }
   return { managed: parts.length ? Object.assign({}, ...parts) : undefined, files };
@@ -92,7 +83,7 @@ export function readManaged(managedDir: string, claudeDir: string): { managed?: 
 
 export function channelFacts(cfg: Config, plugin: string | undefined): ChannelFacts {
   const { managed, files } = readManaged(cfg.claudeManagedDir, cfg.claudeConfigDir);
-  const creds = json(join(cfg.claudeConfigDir, '.credentials.json'));
+  const creds = readJsonObject(join(cfg.claudeConfigDir, '.credentials.json'));
   const oauth = creds?.claudeAiOauth;
   const login: ChannelFacts['login'] =
     cfg.claudeEnv.ANTHROPIC_API_KEY && !cfg.claudeEnv.CLAUDE_CODE_OAUTH_TOKEN
@@ -100,10 +91,10 @@ export function channelFacts(cfg: Config, plugin: string | undefined): ChannelFa
       : oauth || cfg.claudeEnv.CLAUDE_CODE_OAUTH_TOKEN
         ? { kind: 'claude.ai', plan: oauth?.subscriptionType ?? undefined }
         : { kind: 'unknown' };
-  const flags = json(cfg.claudeJson)?.cachedGrowthBookFeatures;
-  const settings = json(join(cfg.claudeConfigDir, 'settings.json'));
+  const flags = readJsonObject(cfg.claudeJson)?.cachedGrowthBookFeatures;
+  const settings = readJsonObject(join(cfg.claudeConfigDir, 'settings.json'));
   return {
-    provider: PROVIDERS.find((k) => truthy(cfg.claudeEnv[k])),
+    provider: CLAUDE_PROVIDER_ENV.find((k) => truthy(cfg.claudeEnv[k])),
     managed,
     managedFiles: files,
     login,

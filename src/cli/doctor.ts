@@ -15,6 +15,7 @@ import { createLogger, errorText } from '../log.js';
 import { UnixSocketDoorbell, pickDoorbellDir } from '../wake/unix-socket.js';
 import { channelFacts, channelVerdict } from './channels.js';
 import { agentChecks } from './doctor-agents.js';
+import { hooksVerdict } from './hooks-policy.js';
 
 export type Status = 'ok' | 'warn' | 'fail';
 export interface Check {
@@ -153,7 +154,7 @@ export async function doctor(cfg: Config, o: { fix: boolean; progress?: (what: s
       check: 'sessions',
       status: 'ok',
       detail: live.length
-        ? `${live.length} live: ${live.map((s) => `${s.name}${s.can_receive_push ? '' : ' (inbox only)'}`).join(', ')}`
+        ? `${live.length} live: ${live.map((s) => `${s.name} (${s.agent ? `${s.agent}, ` : ''}${s.path}${s.presence ? `, ${s.presence}` : ''})`).join(', ')}`
         : 'none live',
     });
     const waiting = roster.filter((s) => s.pending > 0).map((s) => `${s.name} (${s.pending})`);
@@ -233,15 +234,39 @@ export async function doctor(cfg: Config, o: { fix: boolean; progress?: (what: s
           fix: 'cc-dm setup claude',
         },
   );
-  // Would a session started as documented show the pushes? Every gate Claude Code applies.
+  // Without the channel flag mail comes in by the plugin's hooks: would Claude Code run them?
+  const hooks = hooksVerdict(cfg, process.cwd());
+  add(
+    !plugin
+      ? {
+          check: 'hooks',
+          status: 'warn',
+          detail: 'the plugin is not installed, and its hooks are what carry mail in without the channel flag',
+          fix: 'cc-dm setup claude',
+        }
+      : hooks.run
+        ? {
+            check: 'hooks',
+            status: 'ok',
+            detail: 'no setting here turns plugin hooks off: sessions without the channel flag get mail by hooks',
+          }
+        : {
+            check: 'hooks',
+            status: 'warn',
+            detail: `plugin hooks would not run (${hooks.problems.map((p) => p.why).join('; ')}): a session without the channel flag gets mail only when its model calls inbox`,
+            fix: hooks.problems.map((p) => p.fix).join('; '),
+          },
+  );
+  // The channel flag is the optional faster path: would a session started with it show the pushes?
   const verdict = channelVerdict(channelFacts(cfg, plugin?.split(' ')[0]));
   add(
     verdict.shown
       ? { check: 'channels', status: 'ok', detail: `\`${verdict.launch}\` shows cc-dm's pushes`, notes: verdict.notes }
       : {
           check: 'channels',
-          status: 'warn',
-          detail: `\`${verdict.launch}\` would not show cc-dm's pushes (mail then waits for the inbox tool): ${verdict.problems.map((p) => p.why).join('; ')}`,
+          // Only a warning when hooks cannot carry the mail either.
+          status: hooks.run ? 'ok' : 'warn',
+          detail: `\`${verdict.launch}\` would not show cc-dm's pushes (${verdict.problems.map((p) => p.why).join('; ')})${hooks.run ? ': sessions use the hook path, which needs no flag' : ''}`,
           fix: verdict.problems.map((p) => p.fix).join('; '),
           notes: verdict.notes,
         },

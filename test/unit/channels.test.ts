@@ -108,25 +108,52 @@ test('the allowlist: --channels without the development flag needs allowedChanne
   }
 });
 
-test('cc-dm doctor reports the channels verdict and what to change', () => {
+test('cc-dm doctor: without pushes the hook path carries the mail; the channels check warns only when hooks cannot either', () => {
   const w = world({ credentials: TEAM, env: {} });
-  try {
+  const managed = join(w.env.CC_DM_CLAUDE_MANAGED_DIR, 'managed-settings.json');
+  const doctor = () => {
     const r = spawnSync(process.execPath, [BIN, 'doctor', '--json'], {
+      cwd: w.root,
       env: { PATH: process.env.PATH ?? '', HOME: w.root, ...w.env },
       encoding: 'utf8',
       timeout: 60_000,
     });
-    const out = JSON.parse(r.stdout);
-    const c = out.checks.find((x: { check: string }) => x.check === 'channels');
-    assert.equal(c.status, 'warn', JSON.stringify(out.checks));
-    assert.match(c.detail, /would not show cc-dm's pushes/);
-    assert.match(c.fix, /channelsEnabled/);
+    const checks: { check: string; status: string; detail: string; fix?: string }[] = JSON.parse(r.stdout).checks;
+    const of = (name: string) => checks.find((x) => x.check === name)!;
+    return { channels: of('channels'), hooks: of('hooks'), all: JSON.stringify(checks) };
+  };
+  try {
+    let d = doctor();
+    assert.equal(d.hooks.status, 'ok', d.all);
+    assert.equal(d.channels.status, 'ok', 'channels are optional while hooks run');
+    assert.match(d.channels.detail, /would not show cc-dm's pushes .*sessions use the hook path/);
+    assert.match(d.channels.fix!, /channelsEnabled/);
+
+    // Measured: allowManagedHooksOnly counts only from managed settings.
+    writeFileSync(join(w.env.CLAUDE_CONFIG_DIR, 'settings.json'), JSON.stringify({ enabledPlugins: { 'cc-dm@cc-dm': true }, allowManagedHooksOnly: true }));
+    assert.equal(doctor().hooks.status, 'ok', 'allowManagedHooksOnly in user settings is ignored');
+
     mkdirSync(w.env.CC_DM_CLAUDE_MANAGED_DIR, { recursive: true });
-    writeFileSync(join(w.env.CC_DM_CLAUDE_MANAGED_DIR, 'managed-settings.json'), JSON.stringify({ channelsEnabled: true }));
-    const ok = JSON.parse(spawnSync(process.execPath, [BIN, 'doctor', '--json'], { env: { PATH: process.env.PATH ?? '', HOME: w.root, ...w.env }, encoding: 'utf8', timeout: 60_000 }).stdout);
-    const c2 = ok.checks.find((x: { check: string }) => x.check === 'channels');
-    assert.equal(c2.status, 'ok', JSON.stringify(c2));
-    assert.match(c2.detail, /shows cc-dm's pushes/);
+    writeFileSync(managed, JSON.stringify({ allowManagedHooksOnly: true }));
+    d = doctor();
+    assert.equal(d.hooks.status, 'warn');
+    assert.match(d.hooks.detail, /allowManagedHooksOnly is true in managed settings/);
+    assert.match(d.hooks.detail, /only when its model calls inbox/);
+    assert.equal(d.channels.status, 'warn', 'neither pushes nor hooks: a warning');
+
+    writeFileSync(managed, JSON.stringify({ allowManagedHooksOnly: true, channelsEnabled: true }));
+    d = doctor();
+    assert.equal(d.channels.status, 'ok', d.all);
+    assert.match(d.channels.detail, /shows cc-dm's pushes/);
+
+    writeFileSync(managed, JSON.stringify({ channelsEnabled: true }));
+    writeFileSync(join(w.env.CLAUDE_CONFIG_DIR, 'settings.json'), JSON.stringify({ enabledPlugins: { 'cc-dm@cc-dm': true }, disableAllHooks: true }));
+    mkdirSync(join(w.root, '.claude'));
+    writeFileSync(join(w.root, '.claude', 'settings.local.json'), JSON.stringify({ disableAllHooks: true }));
+    d = doctor();
+    assert.equal(d.hooks.status, 'warn');
+    assert.match(d.hooks.detail, /disableAllHooks is true in .*claude\/settings\.json.*disableAllHooks is true in .*settings\.local\.json/);
+    assert.match(d.hooks.fix!, /remove disableAllHooks/);
   } finally {
     w.done();
   }
