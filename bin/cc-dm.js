@@ -10,10 +10,13 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const main = join(root, 'dist', 'src', 'cli', 'main.js');
 const server = join(root, 'dist', 'src', 'channel', 'main.js');
 const hook = join(root, 'dist', 'src', 'delivery', 'hook-main.js');
+const waiter = join(root, 'dist', 'src', 'delivery', 'waiter.js');
 // `cc-dm serve`, the command Claude Code spawns for every session, goes straight to the server,
 // and `cc-dm hook <event>`, run at every hook event, straight to the hooks: the CLI (commander and
 // the code of every other command) is never loaded for them.
 const serveOnly = process.argv.length === 3 && process.argv[2] === 'serve';
+// `cc-dm wait`, which a Gemini model runs in the background to be woken, likewise.
+const waitOnly = process.argv.length === 3 && process.argv[2] === 'wait';
 const hookEvent = process.argv.length === 4 && process.argv[2] === 'hook' && !process.argv[3].startsWith('-') ? process.argv[3] : undefined;
 const missing = [];
 if (!existsSync(main)) missing.push('the build (dist/)');
@@ -49,6 +52,9 @@ try {
   if (serveOnly) {
     const { serve } = await import(server);
     await serve();
+  } else if (waitOnly) {
+    const { runWait } = await import(waiter);
+    await runWait();
   } else if (hookEvent) {
     const { runHook } = await import(hook);
     await runHook(hookEvent);

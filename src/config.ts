@@ -66,6 +66,10 @@ export interface Config {
    * claude -p), and its session id (CLAUDE_CODE_SESSION_ID).
    */
   readonly claudeHook: { pid?: number; attended: boolean; sessionId?: string };
+  /** Codex CLI's home (CODEX_HOME, default ~/.codex): its config.toml, hooks.json and daemon. */
+  readonly codexHome: string;
+  /** Gemini CLI's user folder ($GEMINI_CLI_HOME/.gemini, default ~/.gemini): its settings.json. */
+  readonly geminiDir: string;
 }
 
 /** Claude Code's variables that route it to a third-party provider (no channels there). */
@@ -239,6 +243,24 @@ export function colorAllowed(env: Env = process.env): boolean {
   return !env.NO_COLOR;
 }
 
+/** The launch identity a session takes from its environment. */
+export const LAUNCH_IDENTITY = ['CC_DM_SESSION_NAME', 'CC_DM_SESSION_ROLE', 'CC_DM_SESSION_PROJECT'] as const;
+
+/**
+ * The environment without the launch identity: what a server of a Codex thread under the shared
+ * app-server daemon must use, since its environment is the daemon's (that of whichever TUI
+ * started it), not its own thread's. Returns the variables left out, to report them.
+ */
+export function withoutLaunchIdentity(env: Env = process.env): { env: Env; dropped: string[] } {
+  const out: Env = { ...env };
+  const dropped: string[] = [];
+  for (const k of LAUNCH_IDENTITY) {
+    if (out[k] !== undefined) dropped.push(`${k}=${out[k]}`);
+    delete out[k];
+  }
+  return { env: out, dropped };
+}
+
 /** A URL fit to print: the password (in the user part or the query) replaced by ***. */
 export function scrubUrl(url: string): string {
   try {
@@ -334,6 +356,8 @@ export function loadConfig(env: Env = process.env): Config {
       attended: env.CLAUDE_CODE_SESSION_ATTENDED !== '0',
       sessionId: env.CLAUDE_CODE_SESSION_ID?.trim() || undefined,
     },
+    codexHome: resolve(env.CODEX_HOME?.trim() || join(homedir(), '.codex')),
+    geminiDir: join(resolve(env.GEMINI_CLI_HOME?.trim() || homedir()), '.gemini'),
   };
   return Object.freeze(cfg);
 }

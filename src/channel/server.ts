@@ -16,6 +16,7 @@ import type { Config } from '../config.js';
 import { CcDmError, codeOf, isCcDmError } from '../errors.js';
 import { errorText, type Logger } from '../log.js';
 import { VERSION } from '../version.js';
+import type { Host } from './instructions.js';
 import { pinRevision, type Negotiated } from './revision.js';
 import { listedTools, TOOLS, TOOLS_BY_NAME } from './tools.js';
 import { decidePush } from './visibility.js';
@@ -44,6 +45,13 @@ export interface ChannelServerOptions {
   session(): Session | undefined;
   unavailable(): CcDmError;
   instructions: string;
+  /** The agent CLI this server runs under, when known: tool descriptions are worded for it. */
+  host?: Host | null;
+  /**
+   * Called with a tool call's `_meta` before the call runs (Codex names the thread there,
+   * `threadId`): a Codex server that does not know its thread yet binds it, and its session starts.
+   */
+  onCall?(meta: Record<string, unknown> | undefined): Promise<void>;
 }
 
 export interface ChannelServer {
@@ -124,12 +132,13 @@ export function createChannelServer(o: ChannelServerOptions): ChannelServer {
       clearTimeout(activation);
       activation = setTimeout(() => void activate(), CLAUDE_READY_MS);
     }
-    return { tools: listedTools() as never[] };
+    return { tools: listedTools(o.host) as never[] };
   });
 
   server.setRequestHandler(CallToolRequestSchema, async (req): Promise<ToolResult> => {
     const { name, arguments: args } = req.params;
     try {
+      await o.onCall?.(req.params._meta as Record<string, unknown> | undefined);
       const s = o.session();
       if (!s) throw o.unavailable();
       const tool = TOOLS_BY_NAME.get(name);

@@ -14,6 +14,7 @@ import type { Config } from '../config.js';
 import { createLogger, errorText } from '../log.js';
 import { UnixSocketDoorbell, pickDoorbellDir } from '../wake/unix-socket.js';
 import { channelFacts, channelVerdict } from './channels.js';
+import { agentChecks } from './doctor-agents.js';
 import { hooksVerdict } from './hooks-policy.js';
 
 export type Status = 'ok' | 'warn' | 'fail';
@@ -281,5 +282,7 @@ export async function doctor(cfg: Config, o: { fix: boolean; progress?: (what: s
           fix: 'install Claude Code: npm install -g @anthropic-ai/claude-code',
         },
   );
+  // Codex CLI and Gemini CLI, where cc-dm is registered with them.
+  for (const c of await agentChecks(cfg)) add(c);
   return checks;
 }

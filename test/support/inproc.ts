@@ -45,6 +45,17 @@ export interface InProcOptions {
    * session by it, and its bell and presence folder are named by it).
    */
   claudePid?: number;
+  /**
+   * Run as a Codex or Gemini CLI session whose agent has this pid (no process needed); for Codex,
+   * a thread already bound (as under the shared daemon), how it is woken, and the `codex` to queue with.
+   */
+  agent?: {
+    agent: 'codex' | 'gemini';
+    pid: number;
+    thread?: string;
+    wake?: 'queue' | 'queue_slow' | 'none';
+    codexWake?: { bin: string; env: NodeJS.ProcessEnv; doorbell: string };
+  };
 }
 
 /** A logger that keeps what a session logged (the spawned tier reads it from stderr); errors also go to stderr. */
@@ -180,15 +191,28 @@ export class InProcWorld {
       session = await Session.start(bus, {
         cwd: process.cwd(), canPush: channel, client: null,
         ...(o.claudePid ? { agent: 'claude' as const, agentPid: o.claudePid } : {}),
+        ...(o.agent
+          ? {
+              agent: o.agent.agent,
+              agentPid: o.agent.pid,
+              agentSession: o.agent.thread ?? null,
+              wake: o.agent.wake ?? (o.agent.agent === 'codex' ? 'queue_slow' : null),
+              codexWake: o.agent.codexWake,
+            }
+          : {}),
       });
     } catch (e) {
       await bus.close();
       throw e;
     }
     session.onError = (e) => log.warn(`background: ${errorText(e)}`);
-    const relay = { canPush: channel, hooks: !channel && !!o.claudePid, relay: cfg.permissionRelay, approver: cfg.permissionApprover };
+    const host = o.agent?.agent ?? (o.claudePid ? ('claude' as const) : null);
+    const relay = { canPush: channel, hooks: !channel && !!host, relay: cfg.permissionRelay, approver: cfg.permissionApprover, host };
     const server = createChannelServer({
-      config: cfg, log, session: () => session,
+      config: cfg, log, session: () => session, host,
+      onCall: async (meta) => {
+        if (o.agent?.agent === 'codex' && typeof meta?.threadId === 'string') await session.noteThread(meta.threadId);
+      },
       unavailable: () => new CcDmError('E_STORE_DOWN', 'the store is unreachable'),
       instructions: instructions(session.name, { ...relay, variantOf: session.row.wanted_name ?? undefined }),
     });

@@ -39,6 +39,13 @@ export interface HostSetup<R = unknown> {
   setup(ctx: SetupContext, previous: R | undefined): Promise<{ result: SetupResult; record: R }>;
   /** Removes what `record` says setup added. */
   undo(ctx: SetupContext, record: R): Promise<SetupResult>;
+  /**
+   * Whether this agent CLI is here (`cc-dm setup` with no host sets up those that are); absent:
+   * always set up.
+   */
+  present?(ctx: SetupContext): boolean;
+  /** What the launch lines are for, in the result's words (default: a channel session). */
+  readonly launchTitle?: string;
 }
 
 type State = Record<string, unknown>;

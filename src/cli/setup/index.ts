@@ -2,10 +2,12 @@
 import { CcDmError } from '../../errors.js';
 import type { Config } from '../../config.js';
 import { claudeSetup } from './claude.js';
+import { codexSetup } from './codex.js';
+import { geminiSetup } from './gemini.js';
 import { readState, writeState, type HostSetup, type SetupResult } from './common.js';
 
-/** The hosts cc-dm can set up (codex and gemini join here). */
-export const HOSTS: readonly HostSetup<any>[] = [claudeSetup];
+/** The hosts cc-dm can set up. */
+export const HOSTS: readonly HostSetup<any>[] = [claudeSetup, codexSetup, geminiSetup];
 
 export async function runSetup(
   cfg: Config,
@@ -35,7 +37,9 @@ export async function runSetup(
       results.push({ host: '', changed: [], kept: [], launch: [], notes: ['nothing to undo: cc-dm setup has not run here'] });
     return results;
   }
-  for (const host of o.hosts.length ? o.hosts : HOSTS.map((h) => h.host)) {
+  // No host named: every agent CLI found here (Claude Code always, as before).
+  const chosen = o.hosts.length ? o.hosts : HOSTS.filter((h) => !h.present || h.present(ctx)).map((h) => h.host);
+  for (const host of chosen) {
     const setup = HOSTS.find((h) => h.host === host)!;
     o.say(`${setup.title}: setting up cc-dm`);
     const { result, record } = await setup.setup(ctx, state[host]);
