@@ -50,6 +50,8 @@ export const ANSWER_BUDGET = 32_000;
  * hook's text within milliseconds; the margin covers a loaded machine many times over.
  */
 export const RECLAIM_AFTER_MS = 30_000;
+/** A session's first hook may run while its server is still claiming the session: wait this long. */
+export const SESSION_WAIT_MS = 3_000;
 
 /** The transcript's size now: a claim records it, and confirmation reads what came after. */
 export function transcriptSize(path: string | null | undefined): number {

@@ -35,14 +35,12 @@ import {
   identityLines,
   NOTHING,
   RECLAIM_AFTER_MS,
+  SESSION_WAIT_MS,
   settleClaims,
   TOOLS_NOTE,
   type HookAnswer,
   type HookInput,
 } from './agent-hooks.js';
-
-/** A thread's first hook may run while its server is still starting its session: wait this long. */
-const SESSION_WAIT_MS = 3_000;
 
 export interface CodexProcess {
   pid: number;

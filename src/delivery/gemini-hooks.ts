@@ -30,6 +30,7 @@ import {
   identityLines,
   NOTHING,
   RECLAIM_AFTER_MS,
+  SESSION_WAIT_MS,
   settleClaims,
   TOOLS_NOTE,
   type HookAnswer,
@@ -39,9 +40,6 @@ import {
 export interface GeminiHookInput extends HookInput {
   notification_type?: string;
 }
-
-/** SessionStart may run before the server has claimed its session: wait this long for it. */
-const SESSION_WAIT_MS = 3_000;
 
 /** Removes // and /* *\/ comments outside strings (Gemini CLI's settings.json allows them). */
 export function stripJsonComments(text: string): string {

@@ -15,7 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CcDmError } from '../../errors.js';
-import { PACKAGE_ROOT, readJson, runsFromNpx, type HostSetup, type SetupContext, type SetupResult } from './common.js';
+import { PACKAGE_ROOT, readJson, npxNotes, type HostSetup, type SetupContext, type SetupResult } from './common.js';
 
 export interface ClaudeRecord {
   marketplace: { name: string; dir: string; added: boolean };
@@ -158,10 +158,7 @@ export const claudeSetup: HostSetup<ClaudeRecord> = {
       result.changed.push(`plugin ${id} updated ${version} -> ${wanted}`);
     } else result.kept.push(`plugin ${id}${version ? ` ${version}` : ''}`);
 
-    if (runsFromNpx())
-      result.notes.push(
-        `cc-dm runs from npx's cache (${PACKAGE_ROOT}), which npm may clear: for a lasting install run npm install -g cc-dm, then cc-dm setup claude again.`,
-      );
+    result.notes.push(...npxNotes('claude'));
     result.notes.push('cc-dm doctor tells whether this Claude Code will show the pushes (channels are a research preview).');
     return { result, record };
   },

@@ -24,7 +24,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { dirname, join } from 'node:path';
 import { CcDmError } from '../../errors.js';
 import { shellWord } from '../../delivery/hook-main.js';
-import { PACKAGE_ROOT, readJson, runsFromNpx, type HostSetup, type SetupContext, type SetupResult } from './common.js';
+import { PACKAGE_ROOT, readJson, npxNotes, type HostSetup, type SetupContext, type SetupResult } from './common.js';
 import { appendTables, parseToml, removeTables, tomlKey, tomlString } from './toml-text.js';
 
 export interface CodexRecord {
@@ -281,10 +281,7 @@ export const codexSetup: HostSetup<CodexRecord> = {
     result.notes.push(
       "A Codex TUI runs its threads in a shared daemon, whose environment is that of the TUI that started it: CC_DM_SESSION_NAME names a session only with --no-daemon (or codex exec). A closed TUI's thread stays loaded for thread_unload_delay_secs (60 s by default) before it ends.",
     );
-    if (runsFromNpx())
-      result.notes.push(
-        `cc-dm runs from npx's cache (${PACKAGE_ROOT}), which npm may clear: for a lasting install run npm install -g cc-dm, then cc-dm setup codex again.`,
-      );
+    result.notes.push(...npxNotes('codex'));
     return { result, record };
   },
 

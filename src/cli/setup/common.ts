@@ -90,3 +90,12 @@ export function readJson(file: string): Record<string, any> | undefined {
 export function runsFromNpx(root = PACKAGE_ROOT): boolean {
   return /[\\/]_npx[\\/]/.test(root);
 }
+
+/** The note setup adds when it runs from npx's cache (empty otherwise). */
+export function npxNotes(host: string): string[] {
+  return runsFromNpx()
+    ? [
+        `cc-dm runs from npx's cache (${PACKAGE_ROOT}), which npm may clear: for a lasting install run npm install -g cc-dm, then cc-dm setup ${host} again.`,
+      ]
+    : [];
+}

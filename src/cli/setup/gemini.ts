@@ -22,7 +22,7 @@ import { dirname, join } from 'node:path';
 import { CcDmError } from '../../errors.js';
 import { shellWord } from '../../delivery/hook-main.js';
 import { stripJsonComments } from '../../delivery/gemini-hooks.js';
-import { PACKAGE_ROOT, runsFromNpx, type HostSetup, type SetupContext, type SetupResult } from './common.js';
+import { PACKAGE_ROOT, npxNotes, type HostSetup, type SetupContext, type SetupResult } from './common.js';
 
 export interface GeminiRecord {
   file: string;
@@ -182,10 +182,7 @@ export const geminiSetup: HostSetup<GeminiRecord> = {
       );
     const out = JSON.stringify(data, null, 2) + '\n';
     if (out !== text) writeAtomic(file, data);
-    if (runsFromNpx())
-      result.notes.push(
-        `cc-dm runs from npx's cache (${PACKAGE_ROOT}), which npm may clear: for a lasting install run npm install -g cc-dm, then cc-dm setup gemini again.`,
-      );
+    result.notes.push(...npxNotes('gemini'));
     return { result, record };
   },
 
