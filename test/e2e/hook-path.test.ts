@@ -255,9 +255,20 @@ describe('the hook path: Claude Code without the channel flag', () => {
       await reach('idle', 'the turn ended');
       s.type('RUN-PERM now');
       await reach('approval', 'the permission dialog');
-      // The hook fires before the dialog is drawn: Enter goes in once the dialog is on screen.
-      await waitUntil(() => (/Do you want/.test(s.screen()) ? true : undefined), 'the dialog on screen', 20_000, () => s.describe());
-      s.sendKeys('Enter');
+      // The hook fires before the dialog is drawn, and the dialog may take a key only a moment
+      // after it shows (seen under load): Enter again while it is still on screen. A stray Enter
+      // at an empty prompt sends nothing.
+      await waitUntil(
+        async () => {
+          if (seen.at(-1) !== 'approval') return true;
+          if (/Do you want/.test(s.screen())) s.sendKeys('Enter');
+          await sleep(1_500);
+          return undefined;
+        },
+        'the dialog answered',
+        30_000,
+        () => s.describe(),
+      );
       await reach('idle', 'approved, the tool ran and the turn ended');
       await s.stop();
       stop = true;
