@@ -2,7 +2,8 @@
 // The whole suite: build, then unit tests, the in-process tier (channel servers over in-memory
 // transports) and the integration tests (spawned servers and the CLI) against SQLite and a
 // throwaway PostgreSQL, the console's browser tests, the end-to-end tests with the real Claude
-// Code, and the unit and SQLite integration suites again on Node 24 (`node24`: scripts/other-node.mjs).
+// Code, Codex CLI and Gemini CLI, and the unit and SQLite integration suites again on Node 24
+// (`node24`: scripts/other-node.mjs).
 // A missing system package is installed where possible (apt-get as root), or the run fails
 // naming it: no suite is ever skipped silently.
 import { spawnSync } from 'node:child_process';
