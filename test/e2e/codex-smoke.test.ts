@@ -93,7 +93,9 @@ test('codex TUI (in-process): a typed prompt reaches the stand-in; who and a Use
     const withPrompt = await env.standin.waitForRequest((r) => newestText(r).includes('Who is there?'), 'the typed prompt', 60_000);
     assert.ok(developerMessages(withPrompt).some((m) => m.includes(token)), 'UserPromptSubmit additionalContext in the prompt request');
     await env.standin.waitForRequest(() => !!whoResult(env), 'a request carrying the who result', 60_000);
-    const json = JSON.parse(whoResult(env)!.text.slice(whoResult(env)!.text.indexOf('{')));
+    const text = whoResult(env)!.text;
+    assert.ok(text.includes('{'), `who answered with JSON: ${text}`);
+    const json = JSON.parse(text.slice(text.indexOf('{')));
     assert.equal(json.you, name);
     await env.waitForHook((h) => h.label === 'Stop', 'the Stop hook at the end of the turn', 30_000);
   });
