@@ -226,6 +226,7 @@ describe('the hook path: Claude Code without the channel flag', () => {
   });
 
   test('presence from the hooks: idle, working, waiting for approval, offline', async (t) => {
+    let stop = false;
     try {
       const script: Script = (r) => {
         if (!isMainLoopRequest(r)) return { text: 'OK' };
@@ -239,7 +240,6 @@ describe('the hook path: Claude Code without the channel flag', () => {
       };
       const s = await env.startInteractive({ name: 'kim', channels: false, script, permissionMode: 'default' });
       const seen: string[] = [];
-      let stop = false;
       const poll = (async () => {
         while (!stop) {
           const p = (await who('kim'))?.presence as string | undefined;
@@ -281,6 +281,8 @@ describe('the hook path: Claude Code without the channel flag', () => {
     } catch (e) {
       failed = true;
       throw e;
+    } finally {
+      stop = true; // the poll ends with the test, before the harness removes its folders
     }
   });
 
