@@ -1,7 +1,7 @@
 /** The store contract, run against every backend through the Store interface alone. */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { stores } from '../support/stores.js';
+import { sqlite as sqliteFixture, stores } from '../support/stores.js';
 import { loadConfig } from '../../src/config.js';
 import { openStore } from '../../src/store/open.js';
 import { claimPlan, claimRules, type ClaimRequest } from '../../src/bus/claim.js';
@@ -163,6 +163,26 @@ for (const fx of stores()) {
       assert.ok(await store.trace(waiting.id));
     });
 
+    test('prune goes in short transactions: writes from another connection get in between, and all old history goes', async () => {
+      const cutoff = Date.now() - 86_400_000;
+      const old = Array.from({ length: 1_000 }, (_, i) => ({ message: msg('prn', { sent_at: cutoff - 10_000 + i }), recipients: [] }));
+      await store.insertMessages(old);
+      const sender = await openStore(loadConfig(env));
+      try {
+        const pruning = store.prune(cutoff);
+        await new Promise((r) => setImmediate(r));
+        const left = (await sender.history({ participant: 'prn', until: cutoff, limit: 5_000 })).length;
+        const during = await insertOne(sender, msg('prn-live'), [{ key: 'prn-to', display: 'prn-to' }]);
+        if (fx.kind === 'sqlite') assert.ok(left > 0 && left < 1_000, `the prune had deleted ${1_000 - left} of 1,000 when others could write`);
+        const r = await pruning;
+        assert.ok(r.messages >= 1_000);
+        assert.equal((await store.history({ participant: 'prn', until: cutoff, limit: 5_000 })).length, 0);
+        assert.ok(await store.trace(during.id), 'a send made while pruning is kept');
+      } finally {
+        await sender.close();
+      }
+    });
+
     test('search stays right across batches of indexing and a prune of messages never searched', async () => {
       const a = await insertOne(store, msg('fts', { content: 'zebra one', sent_at: 2 }), []);
       assert.deepEqual((await store.history({ query: 'zebra', limit: 10 })).map((t) => t.message.id), [a.id]);
@@ -177,3 +197,23 @@ for (const fx of stores()) {
   });
 }
 
+describe('SQLite prune gives the space back', () => {
+  test('a new database file shrinks after a prune (incremental vacuum, WAL truncated)', async () => {
+    const f = await sqliteFixture.fresh();
+    const store = await openStore(loadConfig(f.env));
+    try {
+      const old = Date.now() - 10 * 86_400_000;
+      const big = 'x'.repeat(2_000);
+      for (let b = 0; b < 4; b++) {
+        await store.insertMessages(Array.from({ length: 500 }, (_, i) => ({ message: msg('vac', { content: `${big} ${b} ${i}`, sent_at: old + i }), recipients: [] })));
+      }
+      const before = (await store.size(Date.now())).bytes;
+      assert.equal((await store.prune(Date.now() - 86_400_000)).messages, 2_000);
+      const after = (await store.size(Date.now())).bytes;
+      assert.ok(after < before / 2, `store ${before} bytes before the prune, ${after} after`);
+    } finally {
+      await store.close();
+      await f.cleanup();
+    }
+  });
+});

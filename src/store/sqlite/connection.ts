@@ -101,7 +101,10 @@ export class SqliteConnection {
     try {
       await conn.retry(() => {
         // Reading the header first: a corrupt or foreign file fails here, before anything writes.
-        db.prepare('SELECT count(*) FROM sqlite_master').get();
+        const { tables } = db.prepare('SELECT count(*) AS tables FROM sqlite_master').get() as { tables: number };
+        // A new database gives the pages of pruned history back to the file system (prune runs
+        // incremental_vacuum): auto_vacuum can only be chosen before the first table exists.
+        if (tables === 0) db.pragma('auto_vacuum = INCREMENTAL');
         if (db.pragma('journal_mode', { simple: true }) !== 'wal') db.pragma('journal_mode = WAL');
       });
       // WAL with synchronous = NORMAL: a process crash loses nothing committed.

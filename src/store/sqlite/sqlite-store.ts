@@ -4,6 +4,7 @@
  * and every rule is the bus's.
  */
 import { statSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CcDmError } from '../../errors.js';
 import { historyQuery, type HistoryDialect } from '../history-query.js';
 import { migrate, type MigrationTarget } from '../migrator.js';
@@ -38,6 +39,16 @@ export interface SqliteOptions {
   path: string;
   busyLimitMs: number;
 }
+
+/**
+ * Prune deletes this many messages per transaction: 500 held the lock long enough for a dm p99
+ * of 1,185 ms while 200,000 were pruned, 100 gave 134 ms (load 12).
+ */
+const PRUNE_BATCH = 100;
+/** Pages given back per incremental_vacuum transaction (2,000 made sends wait; 500 did not). */
+const VACUUM_STEP_PAGES = 500;
+/** PRAGMA auto_vacuum's value for INCREMENTAL. */
+const AUTO_VACUUM_INCREMENTAL = 2;
 
 type Row = Record<string, unknown>;
 const sessionFromRow = (r: Row): SessionRow => ({ ...(r as unknown as SessionRow), can_push: r.can_push === 1 });
@@ -493,14 +504,39 @@ export class SqliteStore implements Store {
     });
   }
 
-  prune(before: number): Promise<{ messages: number; sessions: number }> {
-    return this.c.write(() => {
-      // Mail still waiting is kept whatever its age: retention never drops what was not yet delivered.
-      const messages = this.sql(
-        `DELETE FROM messages WHERE sent_at < ? AND NOT EXISTS
-          (SELECT 1 FROM deliveries d WHERE d.message_seq = messages.seq AND d.state = 'queued')`,
-      ).run(before).changes;
-      const sessions = this.sql('DELETE FROM sessions WHERE ended_at IS NOT NULL AND ended_at < ?').run(before).changes;
+  /**
+   * Deletes old history in short transactions of PRUNE_BATCH messages (with their deliveries and
+   * full-text entries), the write lock free at least half the time, so that sessions sending
+   * meanwhile wait for one batch, never for the whole prune: as one transaction, 200,000 messages
+   * held the lock for 11 s (dm p99 while pruning 11,012 ms; batched: 134 ms at load 12). Then
+   * gives the freed pages back to the file system (incremental vacuum, in steps; databases
+   * created before 2.1 have auto_vacuum off, their pages are only reused) and truncates the
+   * write-ahead log the deletes grew (200,000 messages: file 74 -> 138 MB before, 74 -> 10 MB now).
+   */
+  async prune(before: number): Promise<{ messages: number; sessions: number }> {
+    let messages = 0;
+    // Oldest first through messages_sent; the cursor skips mail still waiting (kept whatever its
+    // age: retention never drops what was not yet delivered) instead of reading it again each batch.
+    let cursor = Number.MIN_SAFE_INTEGER;
+    for (;;) {
+      const t0 = performance.now();
+      const n = await this.c.write(() => {
+        const rows = this.sql(
+          `SELECT seq, sent_at FROM messages m INDEXED BY messages_sent WHERE m.sent_at >= ? AND m.sent_at < ?
+            AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_seq = m.seq AND d.state = 'queued')
+          ORDER BY m.sent_at LIMIT ?`,
+        ).all(cursor, before, PRUNE_BATCH) as { seq: number; sent_at: number }[];
+        if (rows.length === 0) return 0;
+        this.sql('DELETE FROM messages WHERE seq IN (SELECT value FROM json_each(?))').run(JSON.stringify(rows.map((r) => r.seq)));
+        cursor = rows[rows.length - 1]!.sent_at;
+        return rows.length;
+      });
+      messages += n;
+      if (n < PRUNE_BATCH) break;
+      await sleep(Math.max(1, performance.now() - t0));
+    }
+    const sessions = await this.c.write(() => {
+      const ended = this.sql('DELETE FROM sessions WHERE ended_at IS NOT NULL AND ended_at < ?').run(before).changes;
       this.sql(`DELETE FROM permissions WHERE created_at < ? AND state != 'pending'`).run(before);
       // Names given up by a rename, past the retention, with nothing waiting and nobody holding them.
       this.sql(
@@ -508,8 +544,19 @@ export class SqliteStore implements Store {
           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.recipient_key = names.key AND d.state = 'queued')
           AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.name_key = names.key AND s.ended_at IS NULL)`,
       ).run(before);
-      return { messages, sessions };
+      return ended;
     });
+    if (this.sql('PRAGMA auto_vacuum').pluck().get() === AUTO_VACUUM_INCREMENTAL) {
+      while ((this.sql('PRAGMA freelist_count').pluck().get() as number) > 0) {
+        const t0 = performance.now();
+        // exec, not a statement's run(): each step of the pragma frees one page.
+        await this.c.write(() => this.c.db.exec(`PRAGMA incremental_vacuum(${VACUUM_STEP_PAGES})`));
+        await sleep(Math.max(1, performance.now() - t0));
+      }
+    }
+    // Best effort: a reader in the middle of the log only keeps it from shrinking now.
+    await this.c.retry(() => this.sql('PRAGMA wal_checkpoint(TRUNCATE)').all()).catch(() => {});
+    return { messages, sessions };
   }
 
   // --- permission relay ---------------------------------------------------------------------
