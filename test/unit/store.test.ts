@@ -5,7 +5,7 @@ import { sqlite as sqliteFixture, stores } from '../support/stores.js';
 import { loadConfig } from '../../src/config.js';
 import { openStore } from '../../src/store/open.js';
 import { claimPlan, claimRules, type ClaimRequest } from '../../src/bus/claim.js';
-import type { NameSource, NewMessage, NewSession, Recipient, Store } from '../../src/store/types.js';
+import type { HistoryFilter, NameSource, NewMessage, NewSession, Recipient, Store } from '../../src/store/types.js';
 
 const newSession = (id: string, over: Partial<NewSession> = {}): NewSession => ({
   id, role: null, project: null, cwd: '/', host: 'h', pid: process.pid, ppid: process.ppid, pid_start: null, ppid_start: null,
@@ -140,6 +140,75 @@ for (const fx of stores()) {
       assert.deepEqual(content(await store.history({ query: 'brav', limit: 10 })), ['alpha bravo', 'bravo echo'], 'words match as prefixes');
       assert.deepEqual(content(await store.history({ afterSeq: a.seq, limit: 10 })), ['charlie delta', 'bravo echo']);
       assert.deepEqual(content(await store.history({ limit: 1 })), ['bravo echo'], 'the newest, when limited');
+    });
+
+    test('history through each name\'s own indexes gives what one filter over all messages gives, newest n in reading order', async () => {
+      // A store of its own, so that the reference below sees every message in it.
+      const f = await fx.fresh();
+      const hs = await openStore(loadConfig(f.env));
+      try {
+        const names = ['h0', 'h1', 'h2', 'h3', 'h4'];
+        const words = ['apple', 'apricot', 'banana', 'cherry', 'damson'];
+        let r = 7;
+        const rand = (k: number) => ((r = (r * 1103515245 + 12345) & 0x7fffffff) % k);
+        const base = Date.now() - 100_000;
+        type Ref = { seq: number; id: string; from: string; to: string[]; thread: string | null; project: string | null; content: string; sent_at: number };
+        const ref: Ref[] = [];
+        for (let i = 0; i < 240; i++) {
+          const from = names[rand(5)]!;
+          // Mostly dms, some broadcasts to several, a few to one name only (a busy side and a quiet one).
+          const others = names.filter((x) => x !== from);
+          const to = rand(6) === 0 ? others.filter(() => rand(2) === 0) : [rand(4) === 0 ? 'h4' : others[rand(others.length)]!];
+          const thread = rand(3) === 0 ? `t${rand(3)}` : null;
+          const project = rand(4) === 0 ? 'pj' : null;
+          const content = `${words[rand(5)]} ${words[rand(5)]} number${i}`;
+          const m = await insertOne(hs, msg(from, { content, thread_id: thread, project, sent_at: base + i * 10, kind: to.length > 1 ? 'broadcast' : 'dm' }),
+            to.map((k) => ({ key: k, display: k })));
+          ref.push({ seq: m.seq, id: m.id, from, to, thread, project, content, sent_at: base + i * 10 });
+        }
+        const expect = (q: HistoryFilter): string[] => {
+          const hit = ref.filter((m) => {
+            if (q.participant && q.peer) {
+              if (!((m.from === q.participant && m.to.includes(q.peer)) || (m.from === q.peer && m.to.includes(q.participant)))) return false;
+            } else if (q.participant || q.peer) {
+              const k = (q.participant ?? q.peer)!;
+              if (m.from !== k && !m.to.includes(k)) return false;
+            }
+            if (q.thread_id && m.thread !== q.thread_id) return false;
+            if (q.project && m.project !== q.project) return false;
+            if (q.since !== undefined && m.sent_at < q.since) return false;
+            if (q.until !== undefined && m.sent_at > q.until) return false;
+            if (q.afterSeq !== undefined && m.seq <= q.afterSeq) return false;
+            if (q.query && !q.query.split(' ').every((w) => m.content.split(' ').some((c) => c.startsWith(w)))) return false;
+            return true;
+          });
+          const cut = q.afterSeq === undefined ? hit.slice(-q.limit) : hit.slice(0, q.limit);
+          return cut.map((m) => m.id);
+        };
+        const cases: HistoryFilter[] = [];
+        for (const limit of [1, 5, 20, 500]) {
+          for (const a of names) {
+            cases.push({ participant: a, limit });
+            for (const b of names) if (b !== a) cases.push({ participant: a, peer: b, limit });
+            cases.push({ participant: a, thread_id: 't1', limit }, { participant: a, query: 'ap', limit }, { participant: a, project: 'pj', limit });
+            cases.push({ participant: a, peer: a === 'h4' ? 'h0' : 'h4', query: 'banana', thread_id: 't0', limit });
+            cases.push({ participant: a, since: base + 600, until: base + 1800, limit }, { participant: a, afterSeq: ref[100]!.seq, limit });
+          }
+          cases.push({ limit }, { thread_id: 't2', limit }, { query: 'cherry damson', limit }, { afterSeq: ref[200]!.seq, limit }, { project: 'pj', query: 'apr', limit });
+        }
+        for (const q of cases) {
+          const got = (await hs.history(q)).map((t) => t.message.id);
+          assert.deepEqual(got, expect(q), JSON.stringify(q));
+        }
+        // Reading order, and the limit keeps the newest (or, after a seq, the next ones).
+        const last3 = await hs.history({ participant: 'h4', limit: 3 });
+        assert.equal(last3.length, 3);
+        assert.ok(last3[0]!.message.seq < last3[1]!.message.seq && last3[1]!.message.seq < last3[2]!.message.seq);
+        assert.equal(last3[2]!.message.id, expect({ participant: 'h4', limit: 1 })[0]);
+      } finally {
+        await hs.close();
+        await f.cleanup();
+      }
     });
 
     test('permissions: one pending per requester and id, decided once, notified once', async () => {

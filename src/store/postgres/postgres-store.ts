@@ -83,6 +83,8 @@ const DIALECT: HistoryDialect = {
     return `$${args.length}`;
   },
   table: (name) => `${PG_SCHEMA}.${name}`,
+  indexedBy: () => '',
+  seqIn: (subquery) => `m.seq = ANY (ARRAY(${subquery}))`,
   matches: (p) => `to_tsvector('simple'::regconfig, m.content) @@ (SELECT to_tsquery('simple'::regconfig,
     string_agg(quote_literal(replace(lexeme, E'\\\\', '')) || ':*', ' & ')) FROM unnest(to_tsvector('simple'::regconfig, ${p}::text)))`,
   queryText: (words) => words,
