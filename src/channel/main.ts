@@ -131,7 +131,7 @@ export async function serve(env?: NodeJS.ProcessEnv): Promise<void> {
       : instructions(cfg.sessionName ?? 'unnamed', opts) +
         '\nThe cc-dm store was unreachable when this session started: tools answer E_STORE_DOWN until it is back, and who then tells you your name.',
   });
-  await channel.server.connect(new FlushingStdioServerTransport());
+  await channel.server.connect(new FlushingStdioServerTransport(process.stdin, process.stdout, channel.fastRequests));
   if (session) {
     const store = session.bus.describeStore();
     log.info(`ready as "${session.name}" (${store.kind} ${store.where}; push ${pushAtStart ? 'on' : 'off until handshake'})`);
