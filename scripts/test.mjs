@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The whole suite: build, then unit tests, the in-process tier (channel servers over in-memory
 // transports) and the integration tests (spawned servers and the CLI) against SQLite and a
-// throwaway PostgreSQL, the console's browser tests, and the end-to-end tests with the real
-// Claude Code.
+// throwaway PostgreSQL, the console's browser tests, the end-to-end tests with the real Claude
+// Code, and the unit and SQLite integration suites again on Node 24 (`node24`: scripts/other-node.mjs).
 // A missing system package is installed where possible (apt-get as root), or the run fails
 // naming it: no suite is ever skipped silently.
 import { spawnSync } from 'node:child_process';
@@ -14,7 +14,7 @@ import { startPostgres } from './pg.mjs';
 const root = new URL('..', import.meta.url).pathname;
 const args = process.argv.slice(2);
 const only = args.filter((a) => !a.startsWith('-'));
-const suites = only.length ? only : ['unit', 'inproc', 'integration', 'console', 'e2e'];
+const suites = only.length ? only : ['unit', 'inproc', 'integration', 'console', 'e2e', 'node24'];
 
 function files(dir) {
   const abs = join(root, 'dist', 'test', dir);
@@ -58,11 +58,21 @@ try {
   }
   const concurrency = { unit: 2, inproc: 2, integration: 2, console: 1, e2e: 1 };
   for (const suite of suites) {
+    if (suite === 'node24') {
+      // Another Node from the npm registry, its own install tree: see scripts/other-node.mjs.
+      console.log('\n# suite: node24 (unit and SQLite integration on Node 24)');
+      const t0 = Date.now();
+      if (run(process.execPath, [join(root, 'scripts', 'other-node.mjs')]) !== 0) failed++;
+      console.log(`# node24 took ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+      continue;
+    }
     const list = files(suite);
     if (list.length === 0) { console.error(`test suite "${suite}" has no test files in dist/test/${suite}`); failed++; continue; }
     console.log(`\n# suite: ${suite} (${list.length} file(s))`);
-    const status = run(process.execPath, ['--test', `--test-concurrency=${concurrency[suite] ?? 1}`, '--test-timeout=300000', ...list], env);
+    const t0 = Date.now();
+    const status = run(process.execPath, ['--test', `--test-concurrency=${concurrency[suite] ?? 1}`, '--test-timeout=600000', ...list], env);
     if (status !== 0) failed++;
+    console.log(`# ${suite} took ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   }
 } finally {
   await pg?.stop();

@@ -61,13 +61,61 @@ export function looksLikeClaude(argv: readonly string[]): boolean {
   return argv.slice(0, 2).some((a) => /(^|\/)claude(\.exe)?$/.test(a) || a.includes('@anthropic-ai/claude-code'));
 }
 
+/**
+ * The program a command line runs: its first word, and the script an interpreter runs (the first
+ * argument that is not an option: Gemini CLI relaunches itself as
+ * `node --max-old-space-size=... <gemini.js> ...`).
+ */
+function programOf(argv: readonly string[]): string[] {
+  const script = argv.slice(1).find((a) => !a.startsWith('-'));
+  return script === undefined ? argv.slice(0, 1) : [argv[0] ?? '', script];
+}
+
 /** The agent CLI a command line runs, if it is one cc-dm knows. */
 export function agentOf(argv: readonly string[]): 'claude' | 'codex' | 'gemini' | undefined {
   if (looksLikeClaude(argv)) return 'claude';
-  const head = argv.slice(0, 2);
+  const head = programOf(argv);
   if (head.some((a) => /(^|\/)codex(\.exe)?$/.test(a) || a.includes('@openai/codex'))) return 'codex';
-  if (head.some((a) => /(^|\/)gemini$/.test(a) || a.includes('@google/gemini-cli'))) return 'gemini';
+  if (head.some((a) => /(^|\/)gemini(\.js)?$/.test(a) || a.includes('@google/gemini-cli'))) return 'gemini';
   return undefined;
+}
+
+/**
+ * Whether a Codex command line serves many threads at once: the shared app-server daemon a
+ * Codex TUI starts (`codex app-server --listen unix:// ... --managed-daemon`), or any other
+ * `codex app-server` (an editor's). Its MCP servers and hooks get its environment, not the TUI's,
+ * and a thread, not the process, is the session. `codex exec` and a TUI run in-process serve one.
+ */
+export function isSharedCodex(argv: readonly string[]): boolean {
+  return argv.slice(1, 4).includes('app-server');
+}
+
+/** Whether a Codex command line is a one-shot run (`codex exec`): it ends with its turn, nothing can wake it. */
+export function isCodexExec(argv: readonly string[]): boolean {
+  return argv.slice(1).find((a) => !a.startsWith('-')) === 'exec';
+}
+
+/** The executable a process runs (/proc/<pid>/exe); undefined where it cannot be read. */
+export function executableOf(pid: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/exe`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A process's environment (/proc/<pid>/environ, readable for this user's own processes); undefined where it cannot be read. */
+export function environOf(pid: number): Record<string, string> | undefined {
+  try {
+    const out: Record<string, string> = {};
+    for (const kv of readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')) {
+      const i = kv.indexOf('=');
+      if (i > 0) out[kv.slice(0, i)] = kv.slice(i + 1);
+    }
+    return out;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The nearest agent CLI among this process's ancestors (a shell or npx may stand between). */

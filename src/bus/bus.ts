@@ -8,14 +8,14 @@ import type { Config } from '../config.js';
 import { CcDmError } from '../errors.js';
 import { checkName, nameKey } from '../names.js';
 import { LATEST_VERSION } from '../store/schema.js';
-import type { Behavior, HistoryFilter, MessageRow, SessionRow, Store } from '../store/types.js';
+import type { Behavior, HistoryFilter, MessageRow, Presence, SessionRow, Store, Wake } from '../store/types.js';
 
 export type { HistoryFilter };
 import { CORE, type BusCore } from './core.js';
 import * as hook from './hook.js';
-import type { AgentBinding, AgentSessionView, Claimed, UnconfirmedClaim } from './hook.js';
+import type { AgentBinding, AgentRef, AgentSessionView, Claimed, UnconfirmedClaim } from './hook.js';
 import { humanVerdict, type VerdictResult } from './relay.js';
-import { perform, prepareBroadcast, prepareDm, type BroadcastResult, type SendResult } from './send.js';
+import { effectiveWake, perform, prepareBroadcast, prepareDm, type BroadcastResult, type SendResult } from './send.js';
 import { HUMAN, type Sender } from './sender.js';
 import type { BroadcastArgs, DmArgs } from './validate.js';
 import {
@@ -99,6 +99,7 @@ export class Bus {
           agent: null,
           path: null,
           presence: 'offline',
+          wake: null,
           can_receive_push: false,
           pending: pending.get(n.key) ?? 0,
           reserved: n.reserved,
@@ -113,8 +114,17 @@ export class Bus {
 
   // --- the hook path: what an agent's hooks do, found by the agent's pid ----------------------
 
-  async agentSession(agentPid: number): Promise<AgentSessionView | undefined> {
-    const s = await hook.sessionOfAgentPid(this[CORE], agentPid);
+  async agentSession(ref: AgentRef): Promise<AgentSessionView | undefined> {
+    const s = await hook.sessionOfAgent(this[CORE], ref);
+    return s && hook.agentSessionView(this[CORE], s);
+  }
+
+  agentPresence(ref: AgentRef, presence: Presence): Promise<void> {
+    return hook.agentPresence(this[CORE], ref, presence);
+  }
+
+  async agentWake(ref: AgentRef, wake: Wake, wakePid: number | null): Promise<AgentSessionView | undefined> {
+    const s = await hook.agentWake(this[CORE], ref, wake, wakePid);
     return s && hook.agentSessionView(this[CORE], s);
   }
 
@@ -124,10 +134,10 @@ export class Bus {
   }
 
   async claimForAgent(
-    agentPid: number,
+    ref: AgentRef,
     o: { budget: number; size(m: MessageRow, code: string): number; offset: number },
   ): Promise<{ claimed: Claimed[]; more: boolean }> {
-    const s = await hook.sessionOfAgentPid(this[CORE], agentPid);
+    const s = await hook.sessionOfAgent(this[CORE], ref);
     return s ? hook.claimForHook(this[CORE], s, o) : { claimed: [], more: false };
   }
 
@@ -243,6 +253,7 @@ function liveEntry(s: SessionRow, pending: number, reserved: boolean): RosterEnt
     agent: s.agent,
     path: s.path,
     presence: s.presence,
+    wake: s.path === 'hook' ? effectiveWake(s) : null,
     can_receive_push: s.can_push,
     pending,
     reserved,

@@ -6,20 +6,33 @@
  * framing, reading a transcript) are the adapters' (src/delivery/).
  */
 import { randomBytes } from 'node:crypto';
-import type { Agent, MessageRow, Presence, SessionRow } from '../store/types.js';
+import type { Agent, MessageRow, Presence, SessionRow, Wake } from '../store/types.js';
 import type { BusCore } from './core.js';
 import { newMail, perform } from './send.js';
 import { senderName } from './sender.js';
 
+/**
+ * How an agent's hook names its session: the agent CLI's process (Claude Code's CLAUDE_PID, the
+ * Gemini CLI process), and for Codex the thread (a shared app-server runs many threads, each a
+ * session, under one process).
+ */
+export interface AgentRef {
+  agent: Agent;
+  pid: number;
+  /** A Codex thread id (the hook input's session_id). */
+  thread?: string | null;
+}
+
 /** What an agent's hooks report when they bind to their session. */
 export interface AgentBinding {
-  agent: Agent;
-  agentPid: number;
-  /** The agent's own id of this session (Claude Code's session id: new after /clear). */
+  ref: AgentRef;
+  /** The agent's own id of this session (Claude Code's session id: new after /clear; a Codex thread id). */
   agentSession: string | null;
   transcript: string | null;
   /** False for an unattended run (claude -p): its mail stays queued for the inbox tool. */
   attended: boolean;
+  /** How it is woken when idle, if the hook knows (Claude Code: its bell). */
+  wake?: Wake;
 }
 
 /** A claimed message, with the random code it is printed with (the hook's proof of delivery). */
@@ -36,6 +49,13 @@ export interface AgentSessionView {
   wanted_name: string | null;
   path: SessionRow['path'];
   transcript: string | null;
+  agent: Agent | null;
+  agent_session: string | null;
+  presence: Presence | null;
+  /** When its hooks last reported a change of presence. */
+  presence_at: number | null;
+  wake: Wake | null;
+  wake_pid: number | null;
   /** Mail waiting in its mailbox. */
   pending: number;
 }
@@ -50,6 +70,8 @@ export interface UnconfirmedClaim {
   transcript: string | null;
   /** Whether that session is still alive (if not, an unseen claim is queued again). */
   claimerAlive: boolean;
+  /** When it was claimed. */
+  claimedAt: number;
 }
 
 export async function agentSessionView(core: BusCore, s: SessionRow): Promise<AgentSessionView> {
@@ -60,13 +82,43 @@ export async function agentSessionView(core: BusCore, s: SessionRow): Promise<Ag
     wanted_name: s.wanted_name,
     path: s.path,
     transcript: s.transcript,
+    agent: s.agent,
+    agent_session: s.agent_session,
+    presence: s.presence,
+    presence_at: s.presence_at,
+    wake: s.wake,
+    wake_pid: s.wake_pid,
     pending: await core.store.countPending(s.name_key!, core.now()),
   };
 }
 
-/** The live session on this machine whose agent is that process, if any. */
-export async function sessionOfAgentPid(core: BusCore, agentPid: number): Promise<SessionRow | undefined> {
-  return (await core.liveSessions()).find((s) => s.agent_pid === agentPid && (s.machine === null || s.machine === core.machine));
+/**
+ * The live session on this machine an agent's hook belongs to. Claude Code and Gemini CLI: the
+ * session whose agent is that process. Codex: the session bound to the thread; else, for a Codex
+ * that runs one thread in its own process, its one session not yet bound to a thread (a shared
+ * app-server's sessions are bound from their start, src/wake/codex-threads.ts).
+ */
+export async function sessionOfAgent(core: BusCore, ref: AgentRef): Promise<SessionRow | undefined> {
+  const local = (await core.liveSessions()).filter((s) => s.name && (s.machine === null || s.machine === core.machine));
+  if (ref.agent !== 'codex' || !ref.thread) return local.find((s) => s.agent_pid === ref.pid);
+  const bound = local.find((s) => s.agent === 'codex' && s.agent_session === ref.thread);
+  if (bound) return bound;
+  const unbound = local.filter((s) => s.agent_pid === ref.pid && s.agent_session === null);
+  return unbound.length === 1 ? unbound[0] : undefined;
+}
+
+/** Records what the agent's hooks say it is doing (presence; see setPresence). */
+export async function agentPresence(core: BusCore, ref: AgentRef, presence: Presence): Promise<void> {
+  const s = await sessionOfAgent(core, ref);
+  if (s) await setPresence(core, s, presence);
+}
+
+/** Records how the session is woken when idle (a Gemini waiter arming itself, or leaving). */
+export async function agentWake(core: BusCore, ref: AgentRef, wake: Wake, wakePid: number | null): Promise<SessionRow | undefined> {
+  const s = await sessionOfAgent(core, ref);
+  if (!s) return undefined;
+  await core.store.updateSession(s.id, { wake, wake_pid: wakePid });
+  return { ...s, wake, wake_pid: wakePid };
 }
 
 /**
@@ -75,10 +127,16 @@ export async function sessionOfAgentPid(core: BusCore, agentPid: number): Promis
  * hook path; an unattended one (claude -p) pulls.
  */
 export async function bindAgent(core: BusCore, b: AgentBinding): Promise<SessionRow | undefined> {
-  const s = await sessionOfAgentPid(core, b.agentPid);
+  const s = await sessionOfAgent(core, b.ref);
   if (!s) return undefined;
   const path = s.path === 'channel' ? 'channel' : b.attended ? 'hook' : 'pull';
-  const patch = { agent: b.agent, agent_session: b.agentSession, transcript: b.transcript, path } as const;
+  const patch = {
+    agent: b.ref.agent,
+    agent_session: b.agentSession,
+    transcript: b.transcript,
+    path,
+    ...(b.wake && path === 'hook' ? { wake: b.wake } : {}),
+  } as const;
   await core.store.updateSession(s.id, patch);
   return { ...s, ...patch };
 }
@@ -131,6 +189,7 @@ export async function unconfirmedClaims(core: BusCore, nameKey: string): Promise
       offset: d.claim_offset ?? 0,
       transcript: claimer?.transcript ?? null,
       claimerAlive: !!claimer && core.isAlive(claimer),
+      claimedAt: d.delivered_at ?? 0,
     });
   }
   return out;

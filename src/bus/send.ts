@@ -5,7 +5,7 @@
  */
 import { CcDmError } from '../errors.js';
 import { checkName, distance, isReservedName, nameKey } from '../names.js';
-import type { MessageKind, MessageRow, NameRow, NewMail, Recipient, ReplyMark, SessionRow } from '../store/types.js';
+import type { MessageKind, MessageRow, NameRow, NewMail, Recipient, ReplyMark, SessionRow, Wake } from '../store/types.js';
 import type { BusCore } from './core.js';
 import { messageId } from './ids.js';
 import { answerPermission, type VerdictResult } from './relay.js';
@@ -29,19 +29,56 @@ export interface SendResult {
 
 /**
  * When a message will be in its recipient's context: now (an idle session, pushed or woken by its
- * hook, ~1 s), after its current tool call (a busy one), after the permission prompt it shows
- * (waiting for approval), when it calls inbox (pull), or when it next runs (offline).
+ * hook or by a wake path), after its current tool call (a busy one), after the permission prompt
+ * it shows (waiting for approval), at its next turn (idle, and nothing can wake it), when it calls
+ * inbox (pull), or when it next runs (offline).
  */
-export type WillSee = 'now' | 'after_current_tool' | 'after_approval' | 'on_inbox' | 'when_it_runs';
+export type WillSee = 'now' | 'after_current_tool' | 'after_approval' | 'next_turn' | 'on_inbox' | 'when_it_runs';
+
+/**
+ * How an idle session on the hook path is woken, as far as it can be: a Codex thread only once its
+ * thread is known (its first prompt); a Claude Code session from before wakes were recorded, by
+ * its bell.
+ */
+export function effectiveWake(s: SessionRow): Wake {
+  if (s.agent === 'codex' && !s.agent_session) return 'none';
+  return s.wake ?? (s.agent === 'claude' ? 'bell' : 'none');
+}
+
+const WAKE_TEXT: Record<Wake, string> = {
+  bell: 'now: its hook wakes it (about a second)',
+  queue: 'now: cc-dm queues a prompt into its Codex thread, which starts a turn (under a second)',
+  queue_slow: 'in about ten seconds: cc-dm queues a prompt into its Codex thread, which runs in-process and polls its queue',
+  waiter: 'now: the cc-dm wait it runs in the background wakes it (about a second)',
+  none: '',
+};
 
 export function seenWhen(holder: SessionRow | undefined): { when: WillSee; text: string } {
   if (!holder) return { when: 'when_it_runs', text: 'when a session with this name runs again' };
   const path = holder.path ?? (holder.can_push ? 'channel' : 'pull');
   if (path === 'pull')
     return { when: 'on_inbox', text: 'when it calls its inbox tool: its client does not show channel pushes, and no hooks carry mail in' };
-  if (holder.presence === 'working') return { when: 'after_current_tool', text: 'right after its current tool call (it is working)' };
+  const hosted = holder.agent === 'codex' || holder.agent === 'gemini';
+  if (holder.presence === 'working')
+    return {
+      when: 'after_current_tool',
+      text: hosted
+        ? 'right after its current tool call, or at the end of its turn (it is working)'
+        : 'right after its current tool call (it is working)',
+    };
   if (holder.presence === 'approval') return { when: 'after_approval', text: 'once the permission prompt it shows is answered' };
-  return { when: 'now', text: path === 'hook' ? 'now: its hook wakes it (about a second)' : 'now (pushed into its context)' };
+  if (path === 'channel') return { when: 'now', text: 'now (pushed into its context)' };
+  const wake = effectiveWake(holder);
+  if (wake !== 'none') return { when: 'now', text: WAKE_TEXT[wake] };
+  const why =
+    holder.agent === 'gemini'
+      ? 'no cc-dm wait runs in its background to wake it'
+      : holder.agent === 'codex'
+        ? holder.agent_session
+          ? 'this Codex run cannot be woken'
+          : 'its Codex thread has had no prompt yet'
+        : 'nothing can wake it while it is idle';
+  return { when: 'next_turn', text: `at its next turn (it is idle, and ${why})` };
 }
 
 export interface BroadcastResult {

@@ -95,6 +95,12 @@ export interface RosterEntry {
   path: SessionRow['path'];
   /** From its agent's hooks: working, idle, approval (a permission prompt is open), offline; null when unknown. */
   presence: SessionRow['presence'];
+  /**
+   * How it is woken when idle and mail arrives (hook path): bell (Claude Code), queue (Codex,
+   * through its daemon), queue_slow (Codex in-process, ~10 s), waiter (Gemini CLI's background
+   * `cc-dm wait`, running now), none (mail waits for its next turn); null where it does not apply.
+   */
+  wake: SessionRow['wake'];
   can_receive_push: boolean;
   /** Mail waiting in this mailbox. */
   pending: number;

@@ -35,6 +35,32 @@ export interface PeerOptions {
   launcher?: { command: string; args: string[] };
   cwd?: string;
   stderr?: 'inherit' | 'ignore' | 'pipe';
+  /** The MCP revision the client asks for in its handshake (default: the SDK's latest). */
+  protocolVersion?: string;
+}
+
+/**
+ * An SDK Client that asks for a given MCP revision in its handshake (the SDK's own Client always
+ * asks for its latest) and records the revision the server answered with.
+ */
+export class OfferingClient extends Client {
+  negotiated?: string;
+  constructor(
+    info: ConstructorParameters<typeof Client>[0],
+    options: ConstructorParameters<typeof Client>[1],
+    private readonly offer?: string,
+  ) {
+    super(info, options);
+  }
+
+  override async request(...args: Parameters<Client['request']>): Promise<any> {
+    const [req, ...rest] = args;
+    if (req.method !== 'initialize') return super.request(req, ...rest);
+    const asked = this.offer ? { ...req, params: { ...req.params, protocolVersion: this.offer } } : req;
+    const result = (await super.request(asked, ...rest)) as { protocolVersion?: string };
+    this.negotiated = result.protocolVersion;
+    return result;
+  }
 }
 
 export class Peer {
@@ -44,7 +70,7 @@ export class Peer {
   stderrText = '';
 
   private constructor(
-    readonly client: Client,
+    readonly client: OfferingClient,
     readonly transport: StdioClientTransport,
   ) {}
 
@@ -63,11 +89,12 @@ export class Peer {
       cwd: o.cwd,
       stderr: o.stderr ?? 'pipe',
     });
-    const client = new Client(
+    const client = new OfferingClient(
       { name: o.clientName ?? 'cc-dm-peer', version: '1.0.0' },
       {
         capabilities: o.channel === false ? {} : { experimental: { 'claude/channel': {} } },
       },
+      o.protocolVersion,
     );
     const peer = new Peer(client, transport);
     client.fallbackNotificationHandler = async (n) => {
@@ -86,6 +113,11 @@ export class Peer {
     });
     await client.connect(transport);
     return peer;
+  }
+
+  /** The MCP revision the server answered the handshake with. */
+  get negotiated(): string | undefined {
+    return this.client.negotiated;
   }
 
   get pid(): number | null {

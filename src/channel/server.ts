@@ -17,6 +17,8 @@ import { CcDmError, codeOf, isCcDmError } from '../errors.js';
 import { errorText, type Logger } from '../log.js';
 import { VERSION } from '../version.js';
 import type { FastRequest } from './flushing-stdio.js';
+import type { Host } from './instructions.js';
+import { pinRevision, type Negotiated } from './revision.js';
 import { listedTools, TOOLS, TOOLS_BY_NAME } from './tools.js';
 import { decidePush } from './visibility.js';
 
@@ -44,6 +46,13 @@ export interface ChannelServerOptions {
   session(): Session | undefined;
   unavailable(): CcDmError;
   instructions: string;
+  /** The agent CLI this server runs under, when known: tool descriptions are worded for it. */
+  host?: Host | null;
+  /**
+   * Called with a tool call's `_meta` before the call runs (Codex names the thread there,
+   * `threadId`): a Codex server that does not know its thread yet binds it, and its session starts.
+   */
+  onCall?(meta: Record<string, unknown> | undefined): Promise<void>;
 }
 
 export interface ChannelServer {
@@ -52,6 +61,8 @@ export interface ChannelServer {
   fastRequests: ReadonlyMap<string, FastRequest>;
   /** Whether pushes to this client are seen, once its handshake is done (undefined before). */
   canPush(): boolean | undefined;
+  /** The MCP revision negotiated with the client (undefined before its initialize). */
+  revision(): Negotiated | undefined;
   /** Tells the server a session now exists (after a store that was down came back). */
   sessionStarted(): Promise<void>;
 }
@@ -79,6 +90,17 @@ export function createChannelServer(o: ChannelServerOptions): ChannelServer {
     { capabilities: { tools: {}, experimental }, instructions: o.instructions },
   );
   server.onerror = (e) => log.warn(`protocol: ${errorText(e)}`);
+  // Stay on an MCP revision with unsolicited notifications; without one, run channel-less.
+  let revision: Negotiated | undefined;
+  pinRevision(server, (n) => {
+    revision = n;
+    if (!n.push)
+      log.warn(
+        `the client negotiated MCP ${n.negotiated}, which has no path for unsolicited notifications: channel pushes are off for this session; mail waits and is read with the inbox tool`,
+      );
+    else if (n.requested !== n.negotiated)
+      log.info(`the client asked for MCP ${n.requested}; speaking ${n.negotiated} (channel pushes need it)`);
+  });
 
   const target = {
     pushMessage: (content: string, meta: Record<string, string>) =>
@@ -101,7 +123,8 @@ export function createChannelServer(o: ChannelServerOptions): ChannelServer {
   server.oninitialized = () => {
     const client = server.getClientVersion();
     const declares = !!(server.getClientCapabilities()?.experimental as Record<string, unknown> | undefined)?.['claude/channel'];
-    handshake = { canPush: decidePush(cfg.push, declares), client: client ? `${client.name} ${client.version}` : null, active: false };
+    const canPush = revision?.push !== false && decidePush(cfg.push, declares);
+    handshake = { canPush, client: client ? `${client.name} ${client.version}` : null, active: false };
     if (/claude/i.test(client?.name ?? '')) activation = setTimeout(() => void activate(), CLAUDE_FALLBACK_MS);
     else void activate();
   };
@@ -112,11 +135,16 @@ export function createChannelServer(o: ChannelServerOptions): ChannelServer {
       clearTimeout(activation);
       activation = setTimeout(() => void activate(), CLAUDE_READY_MS);
     }
-    return { tools: listedTools() as never[] };
+    return { tools: listedTools(o.host) as never[] };
   });
 
-  const callTool = async (name: string, args: Record<string, unknown> | undefined): Promise<ToolResult> => {
+  const callTool = async (
+    name: string,
+    args: Record<string, unknown> | undefined,
+    meta: Record<string, unknown> | undefined,
+  ): Promise<ToolResult> => {
     try {
+      await o.onCall?.(meta);
       const s = o.session();
       if (!s) throw o.unavailable();
       const tool = TOOLS_BY_NAME.get(name);
@@ -130,7 +158,9 @@ export function createChannelServer(o: ChannelServerOptions): ChannelServer {
       return fail(e, log);
     }
   };
-  server.setRequestHandler(CallToolRequestSchema, (req) => callTool(req.params.name, req.params.arguments));
+  server.setRequestHandler(CallToolRequestSchema, (req) =>
+    callTool(req.params.name, req.params.arguments, req.params._meta as Record<string, unknown> | undefined),
+  );
 
   // The same answers without the SDK's per-message validation (flushing-stdio.ts), for params of
   // the shape CallToolRequestSchema takes as it is; any other shape goes to the SDK for its error.
@@ -144,7 +174,8 @@ export function createChannelServer(o: ChannelServerOptions): ChannelServer {
           typeof p.name === 'string' &&
           p.task === undefined &&
           (p.arguments === undefined || (typeof p.arguments === 'object' && p.arguments !== null && !Array.isArray(p.arguments))),
-        answer: (p) => callTool(p!.name as string, p!.arguments as Record<string, unknown> | undefined),
+        answer: (p) =>
+          callTool(p!.name as string, p!.arguments as Record<string, unknown> | undefined, p!._meta as Record<string, unknown> | undefined),
       },
     ],
   ]);
@@ -168,6 +199,7 @@ export function createChannelServer(o: ChannelServerOptions): ChannelServer {
     server,
     fastRequests,
     canPush: () => handshake?.canPush,
+    revision: () => revision,
     sessionStarted: activate,
   };
 }

@@ -4,7 +4,7 @@ import type { Bus } from '../bus/bus.js';
 import { loadConfig, type Config } from '../config.js';
 import { CcDmError } from '../errors.js';
 import { createLogger } from '../log.js';
-import { nearestClaude } from '../procfs.js';
+import { nearestAgent, nearestClaude } from '../procfs.js';
 
 export interface CliContext {
   cfg: Config;
@@ -37,6 +37,15 @@ export function requireHuman(cfg: Config, what: string): void {
     throw new CcDmError(
       'E_HUMAN_ONLY',
       `${what} is for the human only, and this runs under Claude Code (process ${claude.pid}: ${claude.argv.slice(0, 2).join(' ').slice(0, 80)}), even with CLAUDECODE unset. Ask the human to run it in their own terminal, or use the dm tool.`,
+    );
+  }
+  // Codex and Gemini CLI run a model's shell commands as their own children too.
+  const agent = nearestAgent(64);
+  if (agent && agent.agent !== 'claude') {
+    const host = agent.agent === 'codex' ? 'Codex' : 'Gemini CLI';
+    throw new CcDmError(
+      'E_HUMAN_ONLY',
+      `${what} is for the human only, and this runs under ${host} (process ${agent.pid}: ${agent.argv.slice(0, 2).join(' ').slice(0, 80)}). Ask the human to run it in their own terminal, or use the dm tool.`,
     );
   }
 }

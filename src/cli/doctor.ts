@@ -13,6 +13,9 @@ import { openBus } from '../bus/open.js';
 import type { Config } from '../config.js';
 import { createLogger, errorText } from '../log.js';
 import { UnixSocketDoorbell, pickDoorbellDir } from '../wake/unix-socket.js';
+import { channelFacts, channelVerdict } from './channels.js';
+import { agentChecks } from './doctor-agents.js';
+import { hooksVerdict } from './hooks-policy.js';
 
 export type Status = 'ok' | 'warn' | 'fail';
 export interface Check {
@@ -20,6 +23,8 @@ export interface Check {
   status: Status;
   detail: string;
   fix?: string;
+  /** Facts worth knowing that need no action. */
+  notes?: string[];
 }
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -101,6 +106,21 @@ export async function doctor(cfg: Config, o: { fix: boolean; progress?: (what: s
     );
   }
 
+  if (cfg.configFile) {
+    const m = mode(cfg.configFile);
+    const secret = /:\/\/[^/@\s]*:[^@\s]+@|password=/i.test(readFileSync(cfg.configFile, 'utf8'));
+    add(
+      secret && m !== '600' && m !== '400'
+        ? {
+            check: 'config file',
+            status: 'warn',
+            detail: `${cfg.configFile} holds a password and has mode ${m}`,
+            fix: `chmod 600 ${cfg.configFile} (or keep the password in ~/.pgpass)`,
+          }
+        : { check: 'config file', status: 'ok', detail: `${cfg.configFile} (cc-dm config shows what it sets)` },
+    );
+  }
+
   try {
     const store = bus.describeStore();
     const { version, latest } = await bus.schema();
@@ -134,7 +154,7 @@ export async function doctor(cfg: Config, o: { fix: boolean; progress?: (what: s
       check: 'sessions',
       status: 'ok',
       detail: live.length
-        ? `${live.length} live: ${live.map((s) => `${s.name}${s.can_receive_push ? '' : ' (inbox only)'}`).join(', ')}`
+        ? `${live.length} live: ${live.map((s) => `${s.name} (${s.agent ? `${s.agent}, ` : ''}${s.path}${s.presence ? `, ${s.presence}` : ''})`).join(', ')}`
         : 'none live',
     });
     const waiting = roster.filter((s) => s.pending > 0).map((s) => `${s.name} (${s.pending})`);
@@ -211,7 +231,44 @@ export async function doctor(cfg: Config, o: { fix: boolean; progress?: (what: s
           check: 'plugin',
           status: 'warn',
           detail: `not installed in ${join(cfg.claudeConfigDir, 'plugins')}`,
-          fix: `claude plugin marketplace add ${ROOT} && claude plugin install cc-dm@cc-dm`,
+          fix: 'cc-dm setup claude',
+        },
+  );
+  // Without the channel flag mail comes in by the plugin's hooks: would Claude Code run them?
+  const hooks = hooksVerdict(cfg, process.cwd());
+  add(
+    !plugin
+      ? {
+          check: 'hooks',
+          status: 'warn',
+          detail: 'the plugin is not installed, and its hooks are what carry mail in without the channel flag',
+          fix: 'cc-dm setup claude',
+        }
+      : hooks.run
+        ? {
+            check: 'hooks',
+            status: 'ok',
+            detail: 'no setting here turns plugin hooks off: sessions without the channel flag get mail by hooks',
+          }
+        : {
+            check: 'hooks',
+            status: 'warn',
+            detail: `plugin hooks would not run (${hooks.problems.map((p) => p.why).join('; ')}): a session without the channel flag gets mail only when its model calls inbox`,
+            fix: hooks.problems.map((p) => p.fix).join('; '),
+          },
+  );
+  // The channel flag is the optional faster path: would a session started with it show the pushes?
+  const verdict = channelVerdict(channelFacts(cfg, plugin?.split(' ')[0]));
+  add(
+    verdict.shown
+      ? { check: 'channels', status: 'ok', detail: `\`${verdict.launch}\` shows cc-dm's pushes`, notes: verdict.notes }
+      : {
+          check: 'channels',
+          // Only a warning when hooks cannot carry the mail either.
+          status: hooks.run ? 'ok' : 'warn',
+          detail: `\`${verdict.launch}\` would not show cc-dm's pushes (${verdict.problems.map((p) => p.why).join('; ')})${hooks.run ? ': sessions use the hook path, which needs no flag' : ''}`,
+          fix: verdict.problems.map((p) => p.fix).join('; '),
+          notes: verdict.notes,
         },
   );
   const claude = findClaude();
@@ -225,5 +282,7 @@ export async function doctor(cfg: Config, o: { fix: boolean; progress?: (what: s
           fix: 'install Claude Code: npm install -g @anthropic-ai/claude-code',
         },
   );
+  // Codex CLI and Gemini CLI, where cc-dm is registered with them.
+  for (const c of await agentChecks(cfg)) add(c);
   return checks;
 }

@@ -75,14 +75,17 @@ export function buildProgram(): Command {
           ...r,
           state: r.live ? new Painted('live', c.green) : new Painted('down', c.dim),
           path: r.live ? path(r.path) : '',
+          // How an idle session is woken when mail arrives (hook path): none means at its next turn.
+          wake: r.live && r.wake ? (r.wake === 'none' ? new Painted('none (next turn)', c.yellow) : r.wake) : '',
           presence: r.live ? (r.presence ?? '') : '',
+          agent: r.agent ?? '',
         }));
         console.log(
           table(
             shown,
             o.all
-              ? ['name', 'state', 'role', 'project', 'path', 'presence', 'pending', 'last_active_at']
-              : ['name', 'role', 'project', 'path', 'presence', 'pending', 'started_at', 'last_active_at', 'cwd'],
+              ? ['name', 'state', 'role', 'project', 'agent', 'path', 'presence', 'wake', 'pending', 'last_active_at']
+              : ['name', 'role', 'project', 'agent', 'path', 'presence', 'wake', 'pending', 'started_at', 'last_active_at', 'cwd'],
           ),
         );
       }),
@@ -325,7 +328,59 @@ export function buildProgram(): Command {
       for (const x of checks) {
         console.log(`${mark[x.status]}  ${x.check.padEnd(13)} ${visible(x.detail)}`);
         if (x.fix) console.log(`      ${''.padEnd(13)} ${c.dim(`fix: ${visible(x.fix)}`)}`);
+        for (const n of x.notes ?? []) console.log(`      ${''.padEnd(13)} ${c.dim(`note: ${visible(n)}`)}`);
       }
+    });
+
+  program
+    .command('setup')
+    .description('register cc-dm with agent CLIs (claude, codex, gemini), from this installed package; --undo removes what setup added')
+    .argument('[hosts...]', 'claude, codex, gemini (default: Claude Code and every other one found here; with --undo: every host set up)')
+    .option('--undo', 'remove what cc-dm setup added (never your other settings)')
+    .option('--force', 'replace a registration of cc-dm from another clone or install')
+    .option('--json', 'machine-readable output')
+    .action(async (hosts: string[], o) => {
+      const { runSetup } = await import('./setup/index.js');
+      const { loadConfig } = await import('../config.js');
+      const cfg = loadConfig();
+      requireHuman(cfg, 'cc-dm setup');
+      const results = await runSetup(cfg, {
+        hosts,
+        undo: !!o.undo,
+        force: !!o.force,
+        say: (line) => (o.json ? undefined : console.log(c.dim(line))),
+      });
+      if (o.json) return printJson({ success: true, results });
+      for (const r of results) {
+        for (const x of r.changed) console.log(`${c.green('done')}  ${x}`);
+        for (const x of r.kept) console.log(`${c.dim('kept')}  ${x} ${c.dim('(already set up)')}`);
+        for (const x of r.notes) console.log(`${c.yellow('note')}  ${x}`);
+        if (r.launch.length) {
+          const { HOSTS } = await import('./setup/index.js');
+          const title =
+            HOSTS.find((h) => h.host === r.host)?.launchTitle ?? 'Start each session with a name and cc-dm loaded as a channel:';
+          console.log(`\n${title}\n`);
+          for (const line of r.launch) console.log(`  ${line}`);
+          console.log('');
+        }
+      }
+    });
+
+  program
+    .command('config')
+    .description('the effective configuration: each setting, its value and where it came from (env, file, default)')
+    .option('--json', 'machine-readable output')
+    .action(async (o) => {
+      const { loadConfig, describeConfig } = await import('../config.js');
+      const cfg = loadConfig();
+      const rows = describeConfig(cfg);
+      if (o.json) return printJson({ config_file: cfg.configFile ?? null, settings: rows });
+      console.log(
+        cfg.configFile
+          ? `config file: ${cfg.configFile}`
+          : c.dim(`config file: none (${cfg.home}/config.toml or config.json is read when it exists)`),
+      );
+      console.log(table(rows, ['setting', 'value', 'source', 'file_key']));
     });
 
   program
@@ -340,8 +395,10 @@ export function buildProgram(): Command {
 
   program
     .command('hook')
-    .description('agent hook entry points (used by the plugin): session-start, drain, file-changed, confirm')
-    .argument('<event>', 'the hook event')
+    .description(
+      "agent hook entry points: Claude Code's plugin (session-start, drain, file-changed, confirm); Codex and Gemini CLI (codex, gemini: the event comes in the input)",
+    )
+    .argument('<event>', 'the hook event, or the host')
     .action(async (event: string) => {
       const { runHook } = await import('../delivery/hook-main.js');
       await runHook(event);

@@ -15,6 +15,13 @@ export function consoleClient(): void {
     hook: 'messages reach its context through its hooks, which wake it when idle',
     pull: 'its client shows no pushes and no hooks carry mail in: it pulls with its inbox tool',
   };
+  const WAKE_TITLES: Record<string, string> = {
+    bell: 'its hook wakes it',
+    queue: 'cc-dm queues a prompt into its Codex thread',
+    queue_slow: 'cc-dm queues a prompt into its Codex thread (in-process: about 10 s)',
+    waiter: 'the cc-dm wait it runs in the background wakes it',
+    none: 'nothing can wake it: mail waits for its next turn',
+  };
   const FEED_MAX = 1000;
   const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
   type Kid = Node | string | null | undefined | false;
@@ -227,11 +234,16 @@ export function consoleClient(): void {
             { class: 'line' },
             el('span', { class: 'dot', title: s.live ? 'running' : 'not running: mail waits in its mailbox' }),
             el('span', { class: 'name' }, s.name),
+            s.live && s.agent && el('span', { class: 'tag agent', title: 'the agent CLI it runs in' }, s.agent),
             s.live &&
               el(
                 'span',
-                { class: `tag path ${s.path ?? 'pull'}`, title: PATH_TITLES[s.path ?? 'pull'] },
-                s.path === 'channel' ? 'push' : s.path === 'hook' ? 'hook' : 'inbox',
+                {
+                  class: `tag path ${s.path ?? 'pull'}`,
+                  title:
+                    PATH_TITLES[s.path ?? 'pull'] + (s.path === 'hook' && s.wake ? `; when idle: ${WAKE_TITLES[s.wake] ?? s.wake}` : ''),
+                },
+                s.path === 'channel' ? 'push' : s.path === 'hook' ? (s.wake === 'none' ? 'hook (next turn)' : 'hook') : 'inbox',
               ),
             s.live &&
               s.presence &&

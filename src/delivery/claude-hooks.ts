@@ -16,69 +16,22 @@
  * (CLAUDE_CODE_SESSION_ATTENDED=0) an asyncRewake hook runs in the foreground, so these exit at
  * once and the mail stays queued for the inbox tool.
  */
-import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Bus } from '../bus/bus.js';
-import type { AgentSessionView, UnconfirmedClaim } from '../bus/hook.js';
+import type { AgentRef, AgentSessionView } from '../bus/hook.js';
 import type { Config } from '../config.js';
 import { nearestClaude } from '../procfs.js';
 import { Bell, agentDir } from '../wake/bell.js';
+import { NOTHING, settleClaims, transcriptSize, type HookAnswer, type HookInput } from './agent-hooks.js';
 import { frameMessage, frameWake, PREAMBLE_ALLOWANCE, WAKE_BUDGET } from './framing.js';
 
-export interface HookInput {
-  session_id?: string;
-  transcript_path?: string;
-  source?: string;
-  prompt?: string;
-  file_path?: string;
-  event?: string;
-  hook_event_name?: string;
-}
+export type { HookAnswer, HookInput };
+export { transcriptSince } from './agent-hooks.js';
 
-export interface HookAnswer {
-  stdout: string;
-  /** 2 delivers stdout to the model (asyncRewake); 0 otherwise. */
-  exitCode: 0 | 2;
-}
-
-const NOTHING: HookAnswer = { stdout: '', exitCode: 0 };
 /** SessionStart may run before the server has claimed its session: wait this long for it. */
 const SERVER_WAIT_MS = 3_000;
 /** additionalContext is inline up to 10,000 characters (measured); keep the identity well under. */
 const CONTEXT_MAX = 9_000;
-
-/** The transcript's size now: a claim records it, and confirmation reads what came after. */
-function transcriptSize(path: string | null | undefined): number {
-  try {
-    return path ? statSync(path).size : 0;
-  } catch {
-    return 0;
-  }
-}
-
-/**
- * What the model was shown since `offset`: the transcript's lines after it, without the queue's
- * bookkeeping ("queue-operation" lines are written when a text is queued, before anyone saw it).
- */
-export function transcriptSince(path: string | null | undefined, offset: number): string {
-  if (!path) return '';
-  let fd: number | undefined;
-  try {
-    fd = openSync(path, 'r');
-    const size = fstatSync(fd).size;
-    const buf = Buffer.alloc(Math.max(0, size - offset));
-    readSync(fd, buf, 0, buf.length, offset);
-    return buf
-      .toString('utf8')
-      .split('\n')
-      .filter((l) => l && !l.startsWith('{"type":"queue-operation"'))
-      .join('\n');
-  } catch {
-    return '';
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
 
 export class ClaudeHooks {
   /**
@@ -93,6 +46,10 @@ export class ClaudeHooks {
     private readonly cfg: Config,
   ) {
     this.agentPid = cfg.claudeHook.pid ?? nearestClaude()?.pid;
+  }
+
+  private get ref(): AgentRef | undefined {
+    return this.agentPid ? { agent: 'claude', pid: this.agentPid } : undefined;
   }
 
   private bell(): Bell | undefined {
@@ -116,10 +73,11 @@ export class ClaudeHooks {
 
   /** The session of this Claude Code, waiting a little for a server that is still starting. */
   private async session(waitMs: number): Promise<AgentSessionView | undefined> {
-    if (!this.agentPid) return undefined;
+    const ref = this.ref;
+    if (!ref) return undefined;
     const deadline = Date.now() + waitMs;
     for (;;) {
-      const s = await this.bus.agentSession(this.agentPid);
+      const s = await this.bus.agentSession(ref);
       if (s || Date.now() >= deadline) return s;
       await sleep(100);
     }
@@ -132,8 +90,8 @@ export class ClaudeHooks {
     // Claims made before a /clear are confirmed against the transcript they were shown in.
     await this.settleClaims(found);
     const s = await this.bus.bindAgent({
-      agent: 'claude',
-      agentPid: pid,
+      ref: { agent: 'claude', pid },
+      wake: 'bell',
       agentSession: input.session_id ?? this.cfg.claudeHook.sessionId ?? null,
       transcript: input.transcript_path ?? null,
       attended: this.cfg.claudeHook.attended,
@@ -191,16 +149,16 @@ export class ClaudeHooks {
    * bound to its path.
    */
   private async deliver(bindWaitMs: number): Promise<HookAnswer> {
-    const pid = this.agentPid;
-    if (!pid || !this.cfg.claudeHook.attended) return NOTHING;
+    const ref = this.ref;
+    if (!ref || !this.cfg.claudeHook.attended) return NOTHING;
     const deadline = Date.now() + bindWaitMs;
-    let s = await this.bus.agentSession(pid);
+    let s = await this.bus.agentSession(ref);
     while ((!s || s.path === 'pull') && Date.now() < deadline) {
       await sleep(100);
-      s = await this.bus.agentSession(pid);
+      s = await this.bus.agentSession(ref);
     }
     if (!s || s.path !== 'hook') return NOTHING;
-    const r = await this.bus.claimForAgent(pid, {
+    const r = await this.bus.claimForAgent(ref, {
       budget: WAKE_BUDGET - PREAMBLE_ALLOWANCE,
       size: (m, code) => frameMessage(m, s.name, code).length + 2,
       offset: transcriptSize(s.transcript),
@@ -211,9 +169,9 @@ export class ClaudeHooks {
   }
 
   private async confirm(input: HookInput): Promise<HookAnswer> {
-    const pid = this.agentPid;
-    if (!pid) return NOTHING;
-    const s = await this.bus.agentSession(pid);
+    const ref = this.ref;
+    if (!ref) return NOTHING;
+    const s = await this.bus.agentSession(ref);
     if (!s) return NOTHING;
     await this.settleClaims(s, input.prompt);
     // A ring lost on the way (or mail that came while the hook ran): look again.
@@ -224,21 +182,10 @@ export class ClaudeHooks {
   /**
    * Confirms the claims whose code the model has seen (in a woken turn's prompt, or in the
    * transcript after the claim), and queues again those of a Claude Code that is gone without
-   * showing them. A claim of a live Claude Code that is not seen yet stays as it is.
+   * showing them. A claim of a live Claude Code that is not seen yet stays as it is: Claude Code
+   * may hold a rewake's text queued while it works.
    */
-  private async settleClaims(s: AgentSessionView, prompt?: string): Promise<void> {
-    const claims = await this.bus.unconfirmedClaims(s.name);
-    if (claims.length === 0) return;
-    const texts = new Map<string, string>();
-    const seen = (c: UnconfirmedClaim) => {
-      if (prompt?.includes(c.code)) return true;
-      const key = `${c.transcript}\0${c.offset}`;
-      if (!texts.has(key)) texts.set(key, transcriptSince(c.transcript, c.offset));
-      return texts.get(key)!.includes(c.code);
-    };
-    for (const c of claims) {
-      if (seen(c)) await this.bus.settleClaim(c, 'confirm');
-      else if (!c.claimerAlive) await this.bus.settleClaim(c, 'requeue');
-    }
+  private settleClaims(s: AgentSessionView, prompt?: string): Promise<void> {
+    return settleClaims(this.bus, s, { prompt });
   }
 }

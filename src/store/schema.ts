@@ -219,6 +219,24 @@ CREATE TABLE idle_watches (
 );
 `,
   },
+  {
+    // Codex CLI and Gemini CLI sessions (issue 15). A session records how it is woken when idle
+    // (`wake`: Claude Code's bell, Codex's queue, a Gemini waiter the model runs, or none) and the
+    // process that waits for its mail on its behalf (a Gemini `cc-dm wait`), so a waiter killed
+    // without a word is not shown as armed. A Codex thread is found by its id (agent_session) among
+    // the open sessions.
+    version: 5,
+    sqlite: `
+ALTER TABLE sessions ADD COLUMN wake TEXT;
+ALTER TABLE sessions ADD COLUMN wake_pid INTEGER;
+CREATE INDEX sessions_agent_session ON sessions(agent_session) WHERE ended_at IS NULL AND agent_session IS NOT NULL;
+`,
+    postgres: `
+ALTER TABLE sessions ADD COLUMN wake TEXT;
+ALTER TABLE sessions ADD COLUMN wake_pid INTEGER;
+CREATE INDEX sessions_agent_session ON sessions(agent_session) WHERE ended_at IS NULL AND agent_session IS NOT NULL;
+`,
+  },
 ];
 
 export const LATEST_VERSION: number = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -17,6 +17,14 @@ export type DeliveryPath = 'channel' | 'hook' | 'pull';
 export type Agent = 'claude' | 'codex' | 'gemini';
 /** What the agent is doing, from its hooks; offline once it ended. */
 export type Presence = 'working' | 'idle' | 'approval' | 'offline';
+/**
+ * How an idle session on the hook path is woken when mail arrives: `bell` (Claude Code's
+ * FileChanged hook on the session's bell), `queue` (a fixed prompt queued into a Codex thread
+ * through the shared app-server daemon, well under a second), `queue_slow` (the same into a Codex
+ * that runs in-process, which polls its queue: about 10 s), `waiter` (a `cc-dm wait` the Gemini
+ * model started in the background, running now), `none` (nothing can: mail waits for its next turn).
+ */
+export type Wake = 'bell' | 'queue' | 'queue_slow' | 'waiter' | 'none';
 
 export interface SessionRow {
   id: string;
@@ -58,6 +66,10 @@ export interface SessionRow {
   path: DeliveryPath | null;
   presence: Presence | null;
   presence_at: number | null;
+  /** How the session is woken when idle (hook path): see Wake. */
+  wake: Wake | null;
+  /** The process waiting for mail on its behalf (a Gemini `cc-dm wait`), while wake is `waiter`. */
+  wake_pid: number | null;
 }
 
 const PATCHABLE = [
@@ -74,6 +86,8 @@ const PATCHABLE = [
   'path',
   'presence',
   'presence_at',
+  'wake',
+  'wake_pid',
 ] as const;
 export type SessionPatch = Partial<Pick<SessionRow, (typeof PATCHABLE)[number]>>;
 
@@ -88,12 +102,15 @@ export type NewSession = Omit<
   | 'wanted_name'
   | 'ended_at'
   | 'end_reason'
-  | 'agent_session'
   | 'transcript'
   | 'presence'
   | 'presence_at'
   | 'history_since'
->;
+  | 'agent_session'
+  | 'wake'
+  | 'wake_pid'
+> &
+  Partial<Pick<SessionRow, 'agent_session' | 'wake'>>;
 
 export interface NameRow {
   key: string;

@@ -255,7 +255,8 @@ describe('the hook path: Claude Code without the channel flag', () => {
       await reach('idle', 'the turn ended');
       s.type('RUN-PERM now');
       await reach('approval', 'the permission dialog');
-      await sleep(500);
+      // The hook fires before the dialog is drawn: Enter goes in once the dialog is on screen.
+      await waitUntil(() => (/Do you want/.test(s.screen()) ? true : undefined), 'the dialog on screen', 20_000, () => s.describe());
       s.sendKeys('Enter');
       await reach('idle', 'approved, the tool ran and the turn ended');
       await s.stop();

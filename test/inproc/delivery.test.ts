@@ -9,12 +9,43 @@ import assert from 'node:assert/strict';
 import { stores } from '../support/stores.js';
 import { InProcWorld } from '../support/inproc.js';
 import { until } from '../support/wait.js';
+import { CORE } from '../../src/bus/core.js';
 
 for (const fx of stores()) {
   describe(`delivery in-process [${fx.kind}]`, () => {
     let w: InProcWorld;
     before(async () => { w = await InProcWorld.create(fx); });
     after(async () => { await w.close(); });
+
+    test('a session ended under it while it pushed (judged dead by a stale heartbeat) does not push that message again when it rejoins', async () => {
+      const rx = await w.start('ended-rx');
+      const tx = await w.start('ended-tx');
+      const got: string[] = [];
+      let endIt = true;
+      // The client's target, wrapped: the first push ends the session before its mark, as another
+      // host's liveness check can.
+      await rx.session.activate(
+        {
+          pushMessage: async (content) => {
+            got.push(content);
+            if (!endIt) return;
+            endIt = false;
+            await w.human[CORE].store.endSession(rx.session.row.id, 'heartbeat expired', w.clock.now());
+          },
+          pushVerdict: async () => {},
+        },
+        true,
+        'test',
+      );
+      const first = await tx.call('dm', { to: 'ended-rx', content: 'once' });
+      await until(() => got.length === 1, 10_000, 'the first push');
+      await rx.heartbeat(); // finds itself ended, and rejoins under the same name
+      await tx.call('dm', { to: 'ended-rx', content: 'next' });
+      await until(() => got.includes('next'), 10_000, 'the push after the rejoin');
+      assert.deepEqual(got, ['once', 'next'], 'the message the client already has is not pushed again');
+      const st = (await tx.call('status', { message_id: first.body.message_id })).body.recipients[0];
+      assert.equal(st.state, 'delivered', 'and it is marked delivered after the rejoin');
+    });
 
     test('mail to a session that is down is queued, and expires after its time to live, visibly to the sender', async () => {
       const down = await w.start('sleeper');

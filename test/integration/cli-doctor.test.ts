@@ -40,7 +40,9 @@ for (const fx of stores()) {
       assert.match(check(r, 'schema').detail, /version \d+ \(current\)/);
       assert.match(check(r, 'sessions').detail, /1 live: doc-a/);
       assert.equal(check(r, 'plugin').status, 'warn', 'no plugin in an empty ~/.claude');
-      assert.match(check(r, 'plugin').fix, /claude plugin install cc-dm@cc-dm/);
+      assert.match(check(r, 'plugin').fix, /cc-dm setup claude/);
+      assert.equal(check(r, 'hooks').status, 'warn', 'no plugin, no hooks to carry mail');
+      assert.match(check(r, 'sessions').detail, /doc-a \((claude, )?(channel|hook|pull)/, 'each session with its path');
       // This repository pins Claude Code as a dev dependency: found at least there.
       assert.equal(check(r, 'claude code').status, 'ok');
       assert.match(check(r, 'claude code').detail, /\d+\.\d+\.\d+/);
@@ -59,6 +61,7 @@ for (const fx of stores()) {
       const p = check(doctor(), 'plugin');
       assert.equal(p.status, 'ok');
       assert.match(p.detail, /cc-dm@cc-dm 2\.0\.0 at \/opt\/cc-dm/);
+      assert.equal(check(doctor(), 'hooks').status, 'ok', 'the plugin installed and no policy against hooks');
     });
 
     test('pending approvals and waiting mail are reported', async () => {

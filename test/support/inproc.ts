@@ -10,14 +10,13 @@
  * (world.ts). The human acts through `world.human`, a Bus on the world's store, as the CLI and
  * the console do.
  */
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { Bus } from '../../src/bus/bus.js';
 import { openBus } from '../../src/bus/open.js';
 import { Session } from '../../src/bus/session/session.js';
 import { createChannelServer } from '../../src/channel/server.js';
 import { instructions } from '../../src/channel/instructions.js';
-import type { Pushed } from '../../src/channel/peer.js';
+import { OfferingClient, type Pushed } from '../../src/channel/peer.js';
 import { loadConfig } from '../../src/config.js';
 import { CcDmError } from '../../src/errors.js';
 import { createLogger, errorText, type Logger } from '../../src/log.js';
@@ -39,11 +38,24 @@ export interface InProcOptions {
   channel?: boolean;
   /** The client's name in its handshake (Claude Code's is "claude-code"). */
   clientName?: string;
+  /** The MCP revision the client asks for (default: the SDK's latest). */
+  protocolVersion?: string;
   /**
    * Run as a Claude Code session whose agent has this pid (no process needed: hooks find their
    * session by it, and its bell and presence folder are named by it).
    */
   claudePid?: number;
+  /**
+   * Run as a Codex or Gemini CLI session whose agent has this pid (no process needed); for Codex,
+   * a thread already bound (as under the shared daemon), how it is woken, and the `codex` to queue with.
+   */
+  agent?: {
+    agent: 'codex' | 'gemini';
+    pid: number;
+    thread?: string;
+    wake?: 'queue' | 'queue_slow' | 'none';
+    codexWake?: { bin: string; env: NodeJS.ProcessEnv; doorbell: string };
+  };
 }
 
 /** A logger that keeps what a session logged (the spawned tier reads it from stderr); errors also go to stderr. */
@@ -63,7 +75,13 @@ export class InProcPeer {
   private waiters: (() => void)[] = [];
   private closing?: Promise<void>;
 
-  constructor(readonly client: Client, readonly session: Session, private readonly logged: { text: string }, private readonly teardown: () => Promise<void>) {}
+  constructor(
+    readonly client: OfferingClient,
+    readonly session: Session,
+    private readonly logged: { text: string },
+    private readonly teardown: () => Promise<void>,
+    readonly server: ReturnType<typeof createChannelServer>,
+  ) {}
 
   get name(): string {
     return this.session.name;
@@ -173,28 +191,43 @@ export class InProcWorld {
       session = await Session.start(bus, {
         cwd: process.cwd(), canPush: channel, client: null,
         ...(o.claudePid ? { agent: 'claude' as const, agentPid: o.claudePid } : {}),
+        ...(o.agent
+          ? {
+              agent: o.agent.agent,
+              agentPid: o.agent.pid,
+              agentSession: o.agent.thread ?? null,
+              wake: o.agent.wake ?? (o.agent.agent === 'codex' ? 'queue_slow' : null),
+              codexWake: o.agent.codexWake,
+            }
+          : {}),
       });
     } catch (e) {
       await bus.close();
       throw e;
     }
     session.onError = (e) => log.warn(`background: ${errorText(e)}`);
-    const relay = { canPush: channel, hooks: !channel && !!o.claudePid, relay: cfg.permissionRelay, approver: cfg.permissionApprover };
+    const host = o.agent?.agent ?? (o.claudePid ? ('claude' as const) : null);
+    const relay = { canPush: channel, hooks: !channel && !!host, relay: cfg.permissionRelay, approver: cfg.permissionApprover, host };
     const server = createChannelServer({
-      config: cfg, log, session: () => session,
+      config: cfg, log, session: () => session, host,
+      onCall: async (meta) => {
+        if (o.agent?.agent === 'codex' && typeof meta?.threadId === 'string') await session.noteThread(meta.threadId);
+      },
       unavailable: () => new CcDmError('E_STORE_DOWN', 'the store is unreachable'),
       instructions: instructions(session.name, { ...relay, variantOf: session.row.wanted_name ?? undefined }),
     });
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-    const client = new Client({ name: o.clientName ?? 'cc-dm-inproc', version: '1.0.0' }, {
-      capabilities: channel ? { experimental: { 'claude/channel': {} } } : {},
-    });
+    const client = new OfferingClient(
+      { name: o.clientName ?? 'cc-dm-inproc', version: '1.0.0' },
+      { capabilities: channel ? { experimental: { 'claude/channel': {} } } : {} },
+      o.protocolVersion,
+    );
     const peer = new InProcPeer(client, session, logged, async () => {
       await client.close().catch(() => {});
       await server.server.close().catch(() => {});
       await session.stop('stdin closed');
       await bus.close();
-    });
+    }, server);
     client.fallbackNotificationHandler = async (n) => peer.arrived(n as { method: string; params?: Record<string, unknown> });
     await server.server.connect(serverSide);
     await client.connect(clientSide);

@@ -41,7 +41,7 @@ const session = (over: Partial<SessionRow> = {}): SessionRow => ({
   id: 's1', name: 'n', name_key: 'n', name_source: 'env', wanted_name: null, role: null, project: null, cwd: '/', host: 'h',
   pid: process.pid, ppid: process.ppid, pid_start: null, ppid_start: null, can_push: true, client: null, doorbell: null,
   started_at: 0, last_active_at: 0, heartbeat_at: 0, ended_at: null, end_reason: null, machine: null, heartbeat_expiry_ms: null,
-  history_since: null, agent: null, agent_pid: null, agent_session: null, transcript: null, path: null, presence: null, presence_at: null, ...over,
+  history_since: null, agent: null, agent_pid: null, agent_session: null, transcript: null, path: null, presence: null, presence_at: null, wake: null, wake_pid: null, ...over,
 });
 const name = (over: Partial<NameRow> = {}): NameRow => ({ key: 'n', display: 'n', project: null, role: null, reserved: false, released_to: null, created_at: 0, last_held_at: 0, ...over });
 const alive = () => true;

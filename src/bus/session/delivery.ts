@@ -48,6 +48,12 @@ export class Delivery {
    * the store for verdicts (one query less per message otherwise).
    */
   verdictsAwaited = 0;
+  /**
+   * Messages this client has but whose mark failed because the session was ended under it (judged
+   * dead by a stale heartbeat while it pushed). When it rejoins they are pending again: marked,
+   * not pushed twice. Entries are removed once marked.
+   */
+  private readonly pushedUnmarked = new Set<number>();
 
   constructor(
     private readonly core: BusCore,
@@ -108,8 +114,10 @@ export class Delivery {
       const batch = await store.pendingFor(row.name_key!, row.id, DRAIN_BATCH, this.core.now());
       for (const { message, delivery } of batch) {
         if (this.stopped) return;
-        await target.pushMessage(message.content, envelope(message, row.name!));
-        await store.markDelivered(message.seq, delivery.recipient_key, row.id, 'push', this.core.now());
+        if (!this.pushedUnmarked.has(message.seq)) await target.pushMessage(message.content, envelope(message, row.name!));
+        if (await store.markDelivered(message.seq, delivery.recipient_key, row.id, 'push', this.core.now()))
+          this.pushedUnmarked.delete(message.seq);
+        else this.pushedUnmarked.add(message.seq);
       }
       if (batch.length < DRAIN_BATCH) return;
     }

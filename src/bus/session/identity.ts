@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { basename } from 'node:path';
 import { CcDmError } from '../../errors.js';
 import { checkName, checkProject, checkRole, isReservedName, nameKey, RESERVED_RULE } from '../../names.js';
-import type { Agent, DeliveryPath, NameSource, NewSession, SessionRow } from '../../store/types.js';
+import type { Agent, DeliveryPath, NameSource, NewSession, Presence, SessionRow, Wake } from '../../store/types.js';
 import { claimPlan, claimRules, type ClaimRequest } from '../claim.js';
 import type { BusCore } from '../core.js';
 import { sessionId } from '../ids.js';
@@ -26,6 +26,18 @@ export interface StartOptions {
   agentPid?: number | null;
   /** The delivery path known at start: channel where pushes are seen, else pull until the agent's hooks bind. */
   path?: DeliveryPath;
+  /** The agent's own id of this session when known at start (a Codex thread bound before its session started). */
+  agentSession?: string | null;
+  /** How the session is woken when idle, when known at start. */
+  wake?: Wake | null;
+  /**
+   * The name to claim when the launch environment gives none that belongs to this session (a
+   * Codex thread of the shared daemon, whose environment is another TUI's): claimed as an
+   * automatic name, so the same thread resumed takes it back.
+   */
+  autoName?: string;
+  /** What the agent is doing at start, when known (a Codex thread bound by its first tool call is working). */
+  presence?: Presence;
 }
 
 export interface RegisterResult {
@@ -57,7 +69,7 @@ async function claim(core: BusCore, req: ClaimRequest, source: NameSource): Prom
 /** A new session row holding the launch name (or a reported variant of it). */
 export async function claimAtStart(core: BusCore, o: StartOptions): Promise<SessionRow> {
   const cfg = core.config;
-  const wanted = cfg.sessionName ?? autoName(o.cwd);
+  const wanted = cfg.sessionName ?? o.autoName ?? autoName(o.cwd);
   if (isReservedName(wanted)) {
     throw new CcDmError(
       'E_CONFIG',
@@ -90,6 +102,8 @@ export async function claimAtStart(core: BusCore, o: StartOptions): Promise<Sess
     agent: o.agent ?? null,
     agent_pid: o.agentPid ?? null,
     path: o.path ?? (o.canPush ? 'channel' : 'pull'),
+    agent_session: o.agentSession ?? null,
+    wake: o.wake ?? null,
   };
   return claim(core, { sessionId: id, name: wanted, source, newSession, at: now }, source);
 }

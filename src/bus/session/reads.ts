@@ -37,7 +37,10 @@ export async function who(bus: Bus, row: SessionRow): Promise<WhoResult> {
       .filter((e) => !e.live && e.name !== HUMAN.name)
       .slice(0, 50)
       .map((e) => e.name),
-    note: "These are cc-dm sessions: message them with this server's dm tool, not with Claude Code's built-in SendMessage.",
+    note:
+      row.agent === 'codex' || row.agent === 'gemini'
+        ? "These are cc-dm sessions (Claude Code, Codex, Gemini CLI): message them with this server's dm tool."
+        : "These are cc-dm sessions: message them with this server's dm tool, not with Claude Code's built-in SendMessage.",
   };
 }
 
@@ -96,5 +99,7 @@ export async function waitingNote(core: BusCore, row: SessionRow): Promise<strin
   const path = (await core.store.getSession(row.id))?.path ?? row.path;
   if (path === 'hook')
     return `${n} message(s) wait for you: cc-dm's hooks show them right after this tool call (if they do not appear, call the inbox tool).`;
+  if (row.agent === 'codex' || row.agent === 'gemini')
+    return `${n} message(s) wait for you: call the inbox tool to read them (cc-dm's hooks have not run in this session: is cc-dm set up with cc-dm setup ${row.agent}?).`;
   return `${n} message(s) wait for you: call the inbox tool to read them (this client was not started with cc-dm as a channel, and no hooks carry mail in).`;
 }

@@ -15,6 +15,8 @@ import type { Sender, SenderPolicy } from '../sender.js';
 import type { BroadcastArgs, DmArgs } from '../validate.js';
 import type { DeliveryPath, PermissionRow, Presence, SessionRow } from '../../store/types.js';
 import { agentDir, Bell } from '../../wake/bell.js';
+import { CodexQueue, type CodexThreadState } from '../../wake/codex-queue.js';
+import { pidAlive } from '../liveness.js';
 import { setPresence } from '../hook.js';
 import { Delivery, type DeliveryTarget } from './delivery.js';
 import { claimAtStart, rejoin, rename, type RegisterResult, type StartOptions } from './identity.js';
@@ -38,10 +40,21 @@ const TOUCH_EVERY_MS = 5_000;
 
 export type { StartOptions, RegisterResult, DeliveryTarget, PermissionRequest };
 
+/** How a Codex session's server wakes its idle thread (`codex queue`): the binary, its environment, the doorbell. */
+export interface CodexWakeOptions {
+  bin: string;
+  env: NodeJS.ProcessEnv;
+  doorbell: string;
+}
+
 export class Session {
   private stopped = false;
   /** The agent's bell and presence folder, where its hooks can carry mail in (the hook path). */
   private bell?: Bell;
+  /** What wakes the idle agent when mail waits: the bell (Claude Code, a Gemini waiter), or Codex's queue. */
+  private waker?: { ring(): void };
+  /** Codex's queue, when this session wakes its thread that way. */
+  codexQueue?: CodexQueue;
   private timers: NodeJS.Timeout[] = [];
   private lastExpire = 0;
   private ticks = 0;
@@ -80,7 +93,7 @@ export class Session {
   }
 
   /** Claims the launch name and starts listening for rings and polling; nothing is delivered before activate(). */
-  static async start(bus: Bus, o: StartOptions): Promise<Session> {
+  static async start(bus: Bus, o: StartOptions & { codexWake?: CodexWakeOptions }): Promise<Session> {
     const core = bus[CORE];
     const row = await claimAtStart(core, o);
     const session = new Session(bus, row, o.ppid ?? process.ppid);
@@ -92,9 +105,31 @@ export class Session {
       const report = (state: string) => void session.presence(state).catch((e) => session.onError(e));
       bell.watchPresence(report);
       session.bell = bell;
+      session.waker = bell;
       // A state written before the server was up (SessionStart runs beside its start); else a
       // Claude Code that has just started waits for its user (a prompt would say working).
       report(bell.presence() ?? 'idle');
+    } else if (row.agent === 'gemini' && row.agent_pid) {
+      // Gemini CLI's hooks write presence into the store themselves; the bell is what a
+      // `cc-dm wait` the model started watches.
+      const bell = new Bell(agentDir(core.config.home, row.agent_pid));
+      bell.prepare();
+      session.bell = bell;
+      session.waker = bell;
+      await session.presence('idle');
+    } else if (row.agent === 'codex') {
+      if (o.codexWake) {
+        const w = o.codexWake;
+        session.codexQueue = new CodexQueue(
+          w.bin,
+          w.env,
+          w.doorbell,
+          () => session.codexState(),
+          (e) => session.onError(e),
+        );
+        session.waker = session.codexQueue;
+      }
+      await session.presence(o.presence ?? 'idle');
     }
     await core.doorbell.listen(
       row.id,
@@ -129,7 +164,35 @@ export class Session {
     const path: DeliveryPath = canPush ? 'channel' : stored?.path === 'hook' ? 'hook' : 'pull';
     this.row = { ...(stored ?? this.row), can_push: canPush, client, path };
     await this.core.store.updateSession(this.row.id, { can_push: canPush, client, path });
-    this.delivery.activate(target, canPush, this.bell);
+    this.delivery.activate(target, canPush, this.waker);
+  }
+
+  /** What Codex's queue needs to decide on a doorbell: the thread, what its hooks last said, the mail waiting. */
+  private async codexState(): Promise<CodexThreadState | undefined> {
+    const row = await this.core.store.getSession(this.row.id);
+    if (!row || row.ended_at !== null) return undefined;
+    return {
+      thread: row.agent_session,
+      presence: row.presence,
+      presenceAt: row.presence_at,
+      wake: row.wake,
+      pending: await this.core.store.countPending(this.key, this.core.now()),
+    };
+  }
+
+  /**
+   * The thread a Codex tool call named (`_meta.threadId`): recorded when the session has none yet
+   * (a Codex that runs one thread, before its first hook).
+   */
+  async noteThread(thread: string): Promise<void> {
+    if (this.row.agent !== 'codex' || this.row.agent_session === thread) return;
+    const stored = await this.core.store.getSession(this.row.id);
+    if (stored?.agent_session) {
+      this.row = { ...this.row, agent_session: stored.agent_session };
+      return;
+    }
+    await this.core.store.updateSession(this.row.id, { agent_session: thread });
+    this.row = { ...this.row, agent_session: thread };
   }
 
   /** The agent's hooks say what it is doing (working, idle, waiting for approval, offline). */
@@ -178,7 +241,10 @@ export class Session {
     this.pollIfChanged().catch((e) => this.onError(e));
     // On the hook path a ring may be lost before the agent watches its bell (it starts watching
     // when its SessionStart hook has answered): mail still waiting is rung again now and then.
-    if (this.bell && ++this.ticks % RERING_EVERY_TICKS === 0) this.delivery.kick();
+    if (this.waker && ++this.ticks % RERING_EVERY_TICKS === 0) {
+      this.delivery.kick();
+      if (this.row.agent === 'gemini') this.checkWaiter().catch((e) => this.onError(e));
+    }
   }
 
   /**
@@ -194,6 +260,13 @@ export class Session {
       this.lastSeen = seen;
     }
     this.delivery.kick();
+  }
+
+  /** A Gemini waiter that died without a word (killed) no longer counts as one. */
+  private async checkWaiter(): Promise<void> {
+    const row = await this.core.store.getSession(this.row.id);
+    if (row?.wake === 'waiter' && (row.wake_pid === null || !pidAlive(row.wake_pid, null)))
+      await this.core.store.updateSession(this.row.id, { wake: 'none', wake_pid: null });
   }
 
   /** Marks activity (for who), written at most every few seconds; a failure is reported, not thrown. */

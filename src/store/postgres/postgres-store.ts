@@ -330,8 +330,10 @@ export class PostgresStore implements Store {
         // ON CONFLICT: a retry after an ambiguous commit finds its own row already there.
         await c.query(
           `INSERT INTO cc_dm.sessions (id, role, project, cwd, host, pid, ppid, pid_start, ppid_start, can_push, client,
-            doorbell, started_at, last_active_at, heartbeat_at, machine, heartbeat_expiry_ms, agent, agent_pid, path)
-          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) ON CONFLICT (id) DO NOTHING`,
+            doorbell, started_at, last_active_at, heartbeat_at, machine, heartbeat_expiry_ms, agent, agent_pid, path,
+            agent_session, wake)
+          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
+          ON CONFLICT (id) DO NOTHING`,
           [
             s.id,
             s.role,
@@ -353,6 +355,8 @@ export class PostgresStore implements Store {
             s.agent,
             s.agent_pid,
             s.path,
+            s.agent_session ?? null,
+            s.wake ?? null,
           ],
         );
       },

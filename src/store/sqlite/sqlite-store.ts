@@ -160,10 +160,12 @@ export class SqliteStore implements Store {
     insertSession: (s) => {
       this.sql(
         `INSERT INTO sessions (id, role, project, cwd, host, pid, ppid, pid_start, ppid_start, can_push, client,
-          doorbell, started_at, last_active_at, heartbeat_at, machine, heartbeat_expiry_ms, agent, agent_pid, path)
+          doorbell, started_at, last_active_at, heartbeat_at, machine, heartbeat_expiry_ms, agent, agent_pid, path,
+          agent_session, wake)
         VALUES (@id, @role, @project, @cwd, @host, @pid, @ppid, @pid_start, @ppid_start, @can_push, @client, @doorbell,
-          @started_at, @last_active_at, @heartbeat_at, @machine, @heartbeat_expiry_ms, @agent, @agent_pid, @path)`,
-      ).run({ ...s, can_push: bit(s.can_push) });
+          @started_at, @last_active_at, @heartbeat_at, @machine, @heartbeat_expiry_ms, @agent, @agent_pid, @path,
+          @agent_session, @wake)`,
+      ).run({ ...s, can_push: bit(s.can_push), agent_session: s.agent_session ?? null, wake: s.wake ?? null });
     },
     candidate: (key, exceptSession) => {
       const name = this.sql('SELECT * FROM names WHERE key = ?').get(key) as Row | undefined;
