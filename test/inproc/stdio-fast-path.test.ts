@@ -21,6 +21,8 @@ import { until } from '../support/wait.js';
 interface Raw {
   write(lines: unknown[]): void;
   out: Record<string, any>[];
+  /** The `_meta` of each tool call, as onCall saw it (Codex names its thread there). */
+  metas: unknown[];
   errors: string[];
   events: string[];
   close(): Promise<void>;
@@ -33,6 +35,7 @@ async function rawServer(env: Record<string, string>, name: string, fast: boolea
   const bus = await openBus(cfg, { log });
   const session = await Session.start(bus, { cwd: process.cwd(), canPush: true, client: null });
   const events: string[] = [];
+  const metas: unknown[] = [];
   const touch = session.touch.bind(session);
   session.touch = () => {
     events.push('call');
@@ -42,6 +45,9 @@ async function rawServer(env: Record<string, string>, name: string, fast: boolea
     config: cfg, log, session: () => session,
     unavailable: () => new CcDmError('E_STORE_DOWN', 'down'),
     instructions: instructions(session.name, { canPush: true, hooks: false, relay: false, approver: undefined }),
+    onCall: async (meta) => {
+      metas.push(meta);
+    },
   });
   const initialized = channel.server.oninitialized;
   channel.server.oninitialized = () => {
@@ -70,7 +76,7 @@ async function rawServer(env: Record<string, string>, name: string, fast: boolea
   };
   return {
     write: (lines) => stdin.write(lines.map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n') + '\n'),
-    out, errors, events,
+    out, errors, events, metas,
     close: async () => {
       await channel.server.close().catch(() => {});
       await session.stop('test');
@@ -111,13 +117,14 @@ const SCRIPT: unknown[] = [
   { jsonrpc: '2.0', id: 18, method: 'tools/list' },
   { jsonrpc: '2.0', id: 19, method: 'tools/call' },
   call(20, 'dm', { to: 'fp-peer', content: 'last' }),
+  call(21, 'who', {}, { _meta: { threadId: 'thread-21' } }),
 ];
 /** Reads of what the calls above stored: sent once those are answered (calls in one write run concurrently). */
 const READS: unknown[] = [
   call(14, 'history', undefined, { _meta: { progressToken: 'p' } }),
   call(16, 'history', { peer: 'fp-peer' }),
 ];
-const ANSWERED = [2, 3, 'four', 5, 6, 7, 8, 9, 10, 11, 14, 15, 16, 17, 18, 19, 20];
+const ANSWERED = [2, 3, 'four', 5, 6, 7, 8, 9, 10, 11, 14, 15, 16, 17, 18, 19, 20, 21];
 
 for (const fx of stores()) {
   describe(`stdio fast path: tools/call and ping answered by the transport [${fx.kind}]`, () => {
@@ -138,6 +145,7 @@ for (const fx of stores()) {
     test('the same lines get the same answers with and without the fast path, and calls keep their place', async () => {
       const answers: Record<string, any>[][] = [];
       const errors: string[][] = [];
+      const metas: unknown[][] = [];
       for (const [i, fast] of [true, false].entries()) {
         const env = worlds[i]!.env;
         const peer = await rawServer(env, 'fp-peer', fast);
@@ -157,10 +165,13 @@ for (const fx of stores()) {
         assert.deepEqual([...byId.keys()].sort(), [1, ...ANSWERED].sort(), 'one answer per request, none for bad lines');
         answers.push(ANSWERED.map((id) => normal(byId.get(id)) as Record<string, any>));
         errors.push(s.errors);
+        metas.push(s.metas);
       }
       const [withFast, without] = answers as [Record<string, any>[], Record<string, any>[]];
       for (let k = 0; k < ANSWERED.length; k++) assert.deepEqual(withFast[k], without[k], `answer to ${ANSWERED[k]}`);
       assert.deepEqual(errors[0], errors[1], 'the same lines refused');
+      assert.deepEqual(metas[0], metas[1], 'onCall sees the same _meta on both paths');
+      assert.ok(metas[0]!.some((m) => (m as { threadId?: string } | undefined)?.threadId === 'thread-21'), 'a call\'s _meta reaches onCall');
       assert.equal(errors[0]!.length, 4, 'the line that is not JSON, the extra key, the fractional id and the wrong version');
       // What the answers say, once.
       const get = (id: unknown) => withFast[ANSWERED.indexOf(id as never)]!;
