@@ -21,6 +21,8 @@ import type { HistoryFilter } from './types.js';
 export interface HistoryDialect {
   /** Adds a value to the arguments and returns its placeholder. */
   param(args: unknown[], value: unknown): string;
+  /** A row limit (a positive integer): a parameter, or written into the text where that is cheaper. */
+  limit(args: unknown[], n: number): string;
   /** A table's qualified name. */
   table(name: string): string;
   /**
@@ -63,6 +65,7 @@ export function historyQuery(f: HistoryFilter, d: HistoryDialect, o: HistoryOpti
   // Each use of a value is its own parameter, added where it appears in the text: SQLite's
   // placeholders are positional.
   const p = (v: unknown) => d.param(args, v);
+  const lim = () => d.limit(args, f.limit);
   const newestFirst = f.afterSeq === undefined;
   const order = newestFirst ? 'DESC' : 'ASC';
   const M = d.table('messages');
@@ -88,18 +91,18 @@ export function historyQuery(f: HistoryFilter, d: HistoryDialect, o: HistoryOpti
   const sent = (k: string, to?: string) =>
     `SELECT m.seq FROM ${M} m${d.indexedBy('messages_from')}${to === undefined ? '' : ` CROSS JOIN ${D} x`}
       WHERE m.from_key = ${p(k)}${to === undefined ? '' : ` AND x.message_seq = m.seq AND x.recipient_key = ${p(to)}`}${and()}
-      ORDER BY m.seq ${order} LIMIT ${p(f.limit)}`;
+      ORDER BY m.seq ${order} LIMIT ${lim()}`;
   const received = (k: string, from?: string) =>
     `SELECT m.seq FROM ${D} x${d.indexedBy('deliveries_recipient')} CROSS JOIN ${M} m
       WHERE x.recipient_key = ${p(k)} AND m.seq = x.message_seq${from === undefined ? '' : ` AND m.from_key = ${p(from)}`}${and()}
-      ORDER BY x.message_seq ${order} LIMIT ${p(f.limit)}`;
+      ORDER BY x.message_seq ${order} LIMIT ${lim()}`;
   const between = (from: string, to: string) => {
     const side = o.pairSide?.(from, to);
     if (side === 'sent') return sent(from, to);
     if (side === 'received') return received(to, from);
     return `SELECT m.seq FROM ${M} m CROSS JOIN ${D} x
       WHERE m.from_key = ${p(from)} AND x.message_seq = m.seq AND x.recipient_key = ${p(to)}${and()}
-      ORDER BY m.seq ${order} LIMIT ${p(f.limit)}`;
+      ORDER BY m.seq ${order} LIMIT ${lim()}`;
   };
   let branches: string[] | undefined;
   // A thread is read through its own index, whoever took part: one conversation is smaller than
@@ -114,7 +117,7 @@ export function historyQuery(f: HistoryFilter, d: HistoryDialect, o: HistoryOpti
   if (branches) {
     const union = branches.map((b, i) => `SELECT seq FROM (${b}) b${i}`).join(' UNION ');
     return {
-      sql: `${cte}SELECT ${MSG_COLS} FROM ${M} m WHERE m.seq IN (${union}) ORDER BY m.seq ${order} LIMIT ${p(f.limit)}`,
+      sql: `${cte}SELECT ${MSG_COLS} FROM ${M} m WHERE m.seq IN (${union}) ORDER BY m.seq ${order} LIMIT ${lim()}`,
       args,
       newestFirst,
     };
@@ -130,7 +133,7 @@ export function historyQuery(f: HistoryFilter, d: HistoryDialect, o: HistoryOpti
   }
   where.push(...filters());
   return {
-    sql: `${cte}SELECT ${MSG_COLS} FROM ${M} m${f.thread_id ? d.indexedBy('messages_thread') : ''} ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY m.seq ${order} LIMIT ${p(f.limit)}`,
+    sql: `${cte}SELECT ${MSG_COLS} FROM ${M} m${f.thread_id ? d.indexedBy('messages_thread') : ''} ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY m.seq ${order} LIMIT ${lim()}`,
     args,
     newestFirst,
   };

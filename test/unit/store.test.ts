@@ -85,6 +85,9 @@ for (const fx of stores()) {
       assert.deepEqual(rows.map((r) => r.id), batch.map((b) => b.message.id));
       assert.ok(rows[0]!.seq < rows[1]!.seq && rows[1]!.seq < rows[2]!.seq, 'sequence numbers follow the batch order');
       assert.deepEqual((await store.pendingFor('grcv', 'sa', 10, Date.now())).map((p) => p.message.id), rows.map((r) => r.id));
+      // Limits of different sizes each take their own statement (SQLite writes them into its text).
+      assert.deepEqual((await store.pendingFor('grcv', 'sa', 2, Date.now())).map((p) => p.message.id), rows.slice(0, 2).map((r) => r.id));
+      assert.deepEqual((await store.pendingFor('grcv', 'sa', 1, Date.now())).map((p) => p.message.id), [rows[0]!.id]);
       assert.ok((await store.lookup('grcv')).name, 'mail for a new name makes it a mailbox');
 
       // The third repeats the first one's id: the whole batch is refused, nothing of it stays.

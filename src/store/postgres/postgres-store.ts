@@ -82,6 +82,7 @@ const DIALECT: HistoryDialect = {
     args.push(v);
     return `$${args.length}`;
   },
+  limit: (args, n) => DIALECT.param(args, n),
   table: (name) => `${PG_SCHEMA}.${name}`,
   indexedBy: () => '',
   seqIn: (subquery) => `m.seq = ANY (ARRAY(${subquery}))`,

@@ -32,7 +32,7 @@ import {
   type Store,
   type Trace,
 } from '../types.js';
-import { corruptError, isCorrupt, SqliteConnection } from './connection.js';
+import { corruptError, isCorrupt, SqliteConnection, sqlLimit } from './connection.js';
 import { ftsQuery } from './fts.js';
 
 export interface SqliteOptions {
@@ -63,6 +63,7 @@ const DIALECT: HistoryDialect = {
     args.push(v);
     return '?';
   },
+  limit: (_args, n) => sqlLimit(n),
   table: (name) => name,
   indexedBy: (index) => ` INDEXED BY ${index}`,
   seqIn: (subquery) => `m.seq IN (${subquery})`,
@@ -320,8 +321,8 @@ export class SqliteStore implements Store {
           `SELECT ${MSG_COLS}, ${DEL_COLS} FROM deliveries d INDEXED BY deliveries_queued
         JOIN messages m ON m.seq = d.message_seq
         WHERE d.recipient_key = ? AND d.state = 'queued' AND m.expires_at > ?
-          AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = ? AND s.ended_at IS NULL) ORDER BY d.message_seq LIMIT ?`,
-        ).all(recipientKey, now, sessionId, limit) as Row[]
+          AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = ? AND s.ended_at IS NULL) ORDER BY d.message_seq LIMIT ${sqlLimit(limit)}`,
+        ).all(recipientKey, now, sessionId) as Row[]
       ).map(splitRow),
     );
   }
@@ -552,8 +553,8 @@ export class SqliteStore implements Store {
         const rows = this.sql(
           `SELECT seq, sent_at FROM messages m INDEXED BY messages_sent WHERE m.sent_at >= ? AND m.sent_at < ?
             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_seq = m.seq AND d.state = 'queued')
-          ORDER BY m.sent_at LIMIT ?`,
-        ).all(cursor, before, PRUNE_BATCH) as { seq: number; sent_at: number }[];
+          ORDER BY m.sent_at LIMIT ${sqlLimit(PRUNE_BATCH)}`,
+        ).all(cursor, before) as { seq: number; sent_at: number }[];
         if (rows.length === 0) return 0;
         this.sql('DELETE FROM messages WHERE seq IN (SELECT value FROM json_each(?))').run(JSON.stringify(rows.map((r) => r.seq)));
         cursor = rows[rows.length - 1]!.sent_at;
