@@ -1,14 +1,18 @@
 /**
  * Where a dm's CPU goes, one call at a time (issue 12, target 1): two cc-dm servers started as
- * the plugin does plus `--cpu-prof`, warm-up dms, then N dms each sent when the previous call
- * returned. Prints the exact CPU per dm of each server (schedstat) and of this process (the MCP
- * clients), and each server's profile summed by where the time went (self time per group of
- * functions, then the top functions).
+ * the plugin does, warm-up dms, then N dms each sent when the previous call returned. Prints the
+ * rate, the round trip and the exact CPU per dm of each server (schedstat) and of this process
+ * (the MCP clients); with `--profile`, the servers also run under `--cpu-prof` and each one's
+ * profile is summed by where the time went (self time per group of functions, then the top
+ * functions). The profiler samples wall time on the main thread: a write that wakes another
+ * process, or a pause waiting for the write lock, counts while the thread is off the CPU. Rounds
+ * (`--rounds`) start fresh servers each time; the figures of each round are printed.
  *
- *   npm run build && node dist/bench/profile.js [--messages 3000] [--warmup 1000] [--keep DIR] [--node-args="..."]
+ *   npm run build && node dist/bench/profile.js [--rounds 3] [--messages 3000] [--warmup 1000] [--profile] [--keep DIR] [--node-args="..."]
+ *   CC_DM_BENCH_ROOT=<another build> node dist/bench/profile.js     # the same for another build (A/B)
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Cluster, pluginNodeArgs, ready, selfColumn, send, storeFixture } from './harness.js';
@@ -72,12 +76,18 @@ async function main(): Promise<void> {
       keep: { type: 'string' },
       'node-args': { type: 'string' },
       top: { type: 'string', default: '25' },
+      profile: { type: 'boolean', default: false },
+      rounds: { type: 'string', default: '1' },
     },
   });
+  for (let round = 1; round <= Number(values.rounds); round++) await oneRound(values, round);
+}
+
+async function oneRound(values: { messages: string; warmup: string; keep?: string; 'node-args'?: string; top: string; profile: boolean }, round: number): Promise<void> {
   const messages = Number(values.messages);
   const dir = values.keep ?? mkdtempSync(join(tmpdir(), 'ccdm-prof-'));
   const nodeArgs = values['node-args'] !== undefined ? values['node-args'].split(/\s+/).filter(Boolean) : pluginNodeArgs();
-  const column = selfColumn('prof', 'profiled', [...nodeArgs, '--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=50']);
+  const column = selfColumn('prof', 'profiled', values.profile ? [...nodeArgs, '--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=50'] : nodeArgs);
   const { fixture, stop } = await storeFixture('sqlite');
   const c = await Cluster.create(fixture, column);
   const r = await c.start('prof-r');
@@ -101,12 +111,13 @@ async function main(): Promise<void> {
   const wall = performance.now() - t0;
   const cpu = { s: schedSeconds(s.pid!) - cpu0.s, r: schedSeconds(r.pid!) - cpu0.r, c: process.cpuUsage(cpu0.c) };
   const per = (sec: number) => `${Math.round((sec * 1e6) / messages)} µs`;
-  console.log(`one call at a time, ${messages} dms after ${values.warmup} warm-up, flags: ${nodeArgs.join(' ') || '(none)'}`);
+  console.log(`round ${round}: one call at a time, ${messages} dms after ${values.warmup} warm-up, flags: ${nodeArgs.join(' ') || '(none)'}, load ${loadavg()[0]!.toFixed(2)}`);
   console.log(`rate ${Math.round(messages / (wall / 1000))} msg/s; round trip p50 ${percentile(rtt, 50).toFixed(3)} ms, p99 ${percentile(rtt, 99).toFixed(3)} ms`);
   console.log(`CPU per dm (schedstat): sender ${per(cpu.s)}, recipient ${per(cpu.r)}; MCP clients (this process) ${per((cpu.c.user + cpu.c.system) / 1e6)}`);
-  console.log('(profiles include start-up and warm-up; the shares below are of the whole run)');
   await c.close();
   await stop();
+  if (!values.profile) return;
+  console.log('(profiles include start-up and warm-up; the shares below are of the whole run)');
   // Each server writes its profile as it exits.
   const deadline = Date.now() + 10_000;
   while (readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).length < 2 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));

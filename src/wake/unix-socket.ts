@@ -168,7 +168,7 @@ export class UnixSocketDoorbell implements Doorbell {
   ring(sessions: readonly RingTarget[]): void {
     const first = this.due.size === 0;
     for (const s of sessions) if (s.doorbell && this.dirs.some((d) => s.doorbell!.startsWith(d + '/'))) this.due.add(s.doorbell);
-    if (first && this.due.size > 0) process.nextTick(() => this.flush());
+    if (first && this.due.size > 0) setImmediate(() => this.flush());
   }
 
   private flush(): void {
