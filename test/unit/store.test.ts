@@ -283,6 +283,9 @@ describe('SQLite prune gives the space back', () => {
       assert.equal((await store.prune(Date.now() - 86_400_000)).messages, 2_000);
       const after = (await store.size(Date.now())).bytes;
       assert.ok(after < before / 2, `store ${before} bytes before the prune, ${after} after`);
+      // 20 batches: the prune checkpointed between them itself, never leaving it to a sender's commit.
+      const ckpt = (store as unknown as { c: { checkpoints: { ran: number } } }).c.checkpoints;
+      assert.ok(ckpt.ran >= 2, `the prune checkpointed ${ckpt.ran} time(s)`);
     } finally {
       await store.close();
       await f.cleanup();

@@ -45,6 +45,12 @@ export class IdleCheckpoint {
     }
   }
 
+  /** Checkpoints now (a bulk writer, between its transactions), whatever the count. */
+  now(): void {
+    clearTimeout(this.timer);
+    this.run();
+  }
+
   private run(): void {
     this.timer = undefined;
     if (!this.db.open) return;

@@ -45,6 +45,13 @@ export interface SqliteOptions {
  * of 1,185 ms while 200,000 were pruned, 100 gave 134 ms (load 12).
  */
 const PRUNE_BATCH = 100;
+/**
+ * A prune checkpoints the WAL itself every so many transactions, between them (PASSIVE: it
+ * blocks nobody). Its deletes write pages fast; left to SQLite's backstop (checkpoint.ts), the
+ * checkpoint fell into whichever commit took the WAL past it, often a session's dm, which then
+ * waited for thousands of pages to be copied into a file of hundreds of MB.
+ */
+const PRUNE_CHECKPOINT_EVERY = 8;
 /** Pages given back per incremental_vacuum transaction (2,000 made sends wait; 500 did not). */
 const VACUUM_STEP_PAGES = 500;
 /** PRAGMA auto_vacuum's value for INCREMENTAL. */
@@ -547,6 +554,7 @@ export class SqliteStore implements Store {
     // Oldest first through messages_sent; the cursor skips mail still waiting (kept whatever its
     // age: retention never drops what was not yet delivered) instead of reading it again each batch.
     let cursor = Number.MIN_SAFE_INTEGER;
+    let batches = 0;
     for (;;) {
       const t0 = performance.now();
       const n = await this.c.write(() => {
@@ -562,6 +570,7 @@ export class SqliteStore implements Store {
       });
       messages += n;
       if (n < PRUNE_BATCH) break;
+      if (++batches % PRUNE_CHECKPOINT_EVERY === 0) this.c.checkpoints?.now();
       await sleep(Math.max(1, performance.now() - t0));
     }
     const sessions = await this.c.write(() => {
@@ -580,10 +589,14 @@ export class SqliteStore implements Store {
         const t0 = performance.now();
         // exec, not a statement's run(): each step of the pragma frees one page.
         await this.c.write(() => this.c.db.exec(`PRAGMA incremental_vacuum(${VACUUM_STEP_PAGES})`));
+        if (++batches % PRUNE_CHECKPOINT_EVERY === 0) this.c.checkpoints?.now();
         await sleep(Math.max(1, performance.now() - t0));
       }
     }
-    // Best effort: a reader in the middle of the log only keeps it from shrinking now.
+    // Best effort: a reader in the middle of the log only keeps it from shrinking now. TRUNCATE
+    // holds off every writer while it copies, so the pages are copied first without blocking
+    // anyone (PASSIVE), and TRUNCATE is left only the rest and the truncation.
+    this.c.checkpoints?.now();
     await this.c.retry(() => this.sql('PRAGMA wal_checkpoint(TRUNCATE)').all()).catch(() => {});
     return { messages, sessions };
   }
