@@ -4,7 +4,7 @@
  */
 import { loadConfig } from '../src/config.js';
 import { openStore } from '../src/store/open.js';
-import type { Peer } from '../src/channel/peer.js';
+import type { BenchPeer as Peer } from './client.js';
 import { gone, send, type Cluster } from './harness.js';
 import { fig, eq, le, type Figure } from './report.js';
 import { sleep } from './stats.js';

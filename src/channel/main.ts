@@ -237,7 +237,7 @@ export async function serve(env?: NodeJS.ProcessEnv): Promise<void> {
           '\nThe cc-dm store was unreachable when this session started: tools answer E_STORE_DOWN until it is back, and who then tells you your name.',
   });
   served.channel = channel;
-  await channel.server.connect(new FlushingStdioServerTransport());
+  await channel.server.connect(new FlushingStdioServerTransport(process.stdin, process.stdout, channel.fastRequests));
   if (sharedCodex) {
     log.info(`ready; waiting for its Codex thread (daemon ${agent.pid})`);
     return;

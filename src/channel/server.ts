@@ -16,6 +16,7 @@ import type { Config } from '../config.js';
 import { CcDmError, codeOf, isCcDmError } from '../errors.js';
 import { errorText, type Logger } from '../log.js';
 import { VERSION } from '../version.js';
+import type { FastRequest } from './flushing-stdio.js';
 import type { Host } from './instructions.js';
 import { pinRevision, type Negotiated } from './revision.js';
 import { listedTools, TOOLS, TOOLS_BY_NAME } from './tools.js';
@@ -56,6 +57,8 @@ export interface ChannelServerOptions {
 
 export interface ChannelServer {
   server: Server;
+  /** Requests a stdio transport may answer itself (FlushingStdioServerTransport), as the server would. */
+  fastRequests: ReadonlyMap<string, FastRequest>;
   /** Whether pushes to this client are seen, once its handshake is done (undefined before). */
   canPush(): boolean | undefined;
   /** The MCP revision negotiated with the client (undefined before its initialize). */
@@ -135,10 +138,13 @@ export function createChannelServer(o: ChannelServerOptions): ChannelServer {
     return { tools: listedTools(o.host) as never[] };
   });
 
-  server.setRequestHandler(CallToolRequestSchema, async (req): Promise<ToolResult> => {
-    const { name, arguments: args } = req.params;
+  const callTool = async (
+    name: string,
+    args: Record<string, unknown> | undefined,
+    meta: Record<string, unknown> | undefined,
+  ): Promise<ToolResult> => {
     try {
-      await o.onCall?.(req.params._meta as Record<string, unknown> | undefined);
+      await o.onCall?.(meta);
       const s = o.session();
       if (!s) throw o.unavailable();
       const tool = TOOLS_BY_NAME.get(name);
@@ -151,7 +157,28 @@ export function createChannelServer(o: ChannelServerOptions): ChannelServer {
     } catch (e) {
       return fail(e, log);
     }
-  });
+  };
+  server.setRequestHandler(CallToolRequestSchema, (req) =>
+    callTool(req.params.name, req.params.arguments, req.params._meta as Record<string, unknown> | undefined),
+  );
+
+  // The same answers without the SDK's per-message validation (flushing-stdio.ts), for params of
+  // the shape CallToolRequestSchema takes as it is; any other shape goes to the SDK for its error.
+  const fastRequests = new Map<string, FastRequest>([
+    ['ping', { accepts: () => true, answer: async () => ({}) }],
+    [
+      'tools/call',
+      {
+        accepts: (p) =>
+          p !== undefined &&
+          typeof p.name === 'string' &&
+          p.task === undefined &&
+          (p.arguments === undefined || (typeof p.arguments === 'object' && p.arguments !== null && !Array.isArray(p.arguments))),
+        answer: (p) =>
+          callTool(p!.name as string, p!.arguments as Record<string, unknown> | undefined, p!._meta as Record<string, unknown> | undefined),
+      },
+    ],
+  ]);
 
   if (cfg.permissionRelay) {
     server.setNotificationHandler(PermissionRequestNotification, async (n) => {
@@ -170,6 +197,7 @@ export function createChannelServer(o: ChannelServerOptions): ChannelServer {
 
   return {
     server,
+    fastRequests,
     canPush: () => handshake?.canPush,
     revision: () => revision,
     sessionStarted: activate,

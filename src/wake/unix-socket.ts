@@ -162,13 +162,17 @@ export class UnixSocketDoorbell implements Doorbell {
   }
 
   /**
-   * Rings are sent at the end of the current turn of the event loop: the sends committed in one
-   * turn (pipelined calls) ring each recipient once, one write instead of one per message.
+   * Rings are sent after the current turn of the event loop (setImmediate): the sends committed
+   * in one turn (pipelined calls) ring each recipient once, one write instead of one per message,
+   * and the answers of that turn leave first. Ringing first woke the recipient's process before
+   * the sender had answered, and on two cores it often took the CPU: one call at a time, the
+   * round trip p50 was 0.56-0.59 ms ringing first and 0.42-0.50 ms answering first (3 rounds
+   * each, interleaved, load 3.7).
    */
   ring(sessions: readonly RingTarget[]): void {
     const first = this.due.size === 0;
     for (const s of sessions) if (s.doorbell && this.dirs.some((d) => s.doorbell!.startsWith(d + '/'))) this.due.add(s.doorbell);
-    if (first && this.due.size > 0) process.nextTick(() => this.flush());
+    if (first && this.due.size > 0) setImmediate(() => this.flush());
   }
 
   private flush(): void {

@@ -10,10 +10,11 @@ import { stores } from '../support/stores.js';
 import { World, exited } from '../support/world.js';
 import { until } from '../support/wait.js';
 import type { Peer } from '../../src/channel/peer.js';
+import { SERVER_NODE_FLAGS } from '../../src/launch.js';
 
 const NO_POLL = { CC_DM_POLL_MS: '60000' };
 /** Started as the plugin starts it, by a client that says it is Claude Code and lists the tools as it does. */
-const AS_PLUGIN = { env: NO_POLL, clientName: 'claude-code', nodeArgs: ['--no-opt', '--max-semi-space-size=1'] };
+const AS_PLUGIN = { env: NO_POLL, clientName: 'claude-code', nodeArgs: [...SERVER_NODE_FLAGS] };
 /** Far below the 60 s poll, far above a ring's few milliseconds even on a loaded machine. */
 const RUNG_WITHIN_MS = 10_000;
 

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { parse } from 'smol-toml';
 import { BIN } from '../../src/channel/peer.js';
 import { headerPath, removeTables } from '../../src/cli/setup/toml-text.js';
+import { SERVER_NODE_FLAGS } from '../../src/launch.js';
 
 const FAKE_CODEX = `#!${process.execPath}
 const fs = require('node:fs'), path = require('node:path'), crypto = require('node:crypto');
@@ -104,7 +105,7 @@ test("setup codex: the MCP entry, the hooks after the user's, trust read back; i
     const cfg = parse(tomlText) as any;
     const entry = cfg.mcp_servers['cc-dm'];
     assert.equal(entry.command, process.execPath);
-    assert.deepEqual(entry.args, [BIN, 'serve']);
+    assert.deepEqual(entry.args, [...SERVER_NODE_FLAGS, BIN, 'serve'], 'launched with the plugin\'s node flags');
     assert.equal(entry.required, true);
     assert.equal(entry.default_tools_approval_mode, 'approve');
     assert.deepEqual({ ...entry.env }, { CC_DM_HOME: w.env.CC_DM_HOME });
@@ -177,7 +178,7 @@ test("setup gemini: the server with trust, the hooks, the two wake settings wher
     const first = w.run('gemini');
     assert.equal(first.code, 0, first.err);
     const s = JSON.parse(readFileSync(file, 'utf8'));
-    assert.deepEqual(s.mcpServers['cc-dm'], { command: process.execPath, args: [BIN, 'serve'], env: { CC_DM_HOME: w.env.CC_DM_HOME }, trust: true, timeout: 30000 });
+    assert.deepEqual(s.mcpServers['cc-dm'], { command: process.execPath, args: [...SERVER_NODE_FLAGS, BIN, 'serve'], env: { CC_DM_HOME: w.env.CC_DM_HOME }, trust: true, timeout: 30000 });
     assert.equal(s.hooks.AfterAgent[0].hooks[0].name, 'mine');
     assert.match(s.hooks.AfterAgent[1].hooks[0].command, /hook gemini$/);
     assert.equal(s.experimental.modelSteering, true);

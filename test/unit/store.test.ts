@@ -1,11 +1,11 @@
 /** The store contract, run against every backend through the Store interface alone. */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { stores } from '../support/stores.js';
+import { sqlite as sqliteFixture, stores } from '../support/stores.js';
 import { loadConfig } from '../../src/config.js';
 import { openStore } from '../../src/store/open.js';
 import { claimPlan, claimRules, type ClaimRequest } from '../../src/bus/claim.js';
-import type { NameSource, NewMessage, NewSession, Recipient, Store } from '../../src/store/types.js';
+import type { HistoryFilter, NameSource, NewMessage, NewSession, Recipient, Store } from '../../src/store/types.js';
 
 const newSession = (id: string, over: Partial<NewSession> = {}): NewSession => ({
   id, role: null, project: null, cwd: '/', host: 'h', pid: process.pid, ppid: process.ppid, pid_start: null, ppid_start: null,
@@ -85,6 +85,9 @@ for (const fx of stores()) {
       assert.deepEqual(rows.map((r) => r.id), batch.map((b) => b.message.id));
       assert.ok(rows[0]!.seq < rows[1]!.seq && rows[1]!.seq < rows[2]!.seq, 'sequence numbers follow the batch order');
       assert.deepEqual((await store.pendingFor('grcv', 'sa', 10, Date.now())).map((p) => p.message.id), rows.map((r) => r.id));
+      // Limits of different sizes each take their own statement (SQLite writes them into its text).
+      assert.deepEqual((await store.pendingFor('grcv', 'sa', 2, Date.now())).map((p) => p.message.id), rows.slice(0, 2).map((r) => r.id));
+      assert.deepEqual((await store.pendingFor('grcv', 'sa', 1, Date.now())).map((p) => p.message.id), [rows[0]!.id]);
       assert.ok((await store.lookup('grcv')).name, 'mail for a new name makes it a mailbox');
 
       // The third repeats the first one's id: the whole batch is refused, nothing of it stays.
@@ -142,6 +145,75 @@ for (const fx of stores()) {
       assert.deepEqual(content(await store.history({ limit: 1 })), ['bravo echo'], 'the newest, when limited');
     });
 
+    test('history through each name\'s own indexes gives what one filter over all messages gives, newest n in reading order', async () => {
+      // A store of its own, so that the reference below sees every message in it.
+      const f = await fx.fresh();
+      const hs = await openStore(loadConfig(f.env));
+      try {
+        const names = ['h0', 'h1', 'h2', 'h3', 'h4'];
+        const words = ['apple', 'apricot', 'banana', 'cherry', 'damson'];
+        let r = 7;
+        const rand = (k: number) => ((r = (r * 1103515245 + 12345) & 0x7fffffff) % k);
+        const base = Date.now() - 100_000;
+        type Ref = { seq: number; id: string; from: string; to: string[]; thread: string | null; project: string | null; content: string; sent_at: number };
+        const ref: Ref[] = [];
+        for (let i = 0; i < 240; i++) {
+          const from = names[rand(5)]!;
+          // Mostly dms, some broadcasts to several, a few to one name only (a busy side and a quiet one).
+          const others = names.filter((x) => x !== from);
+          const to = rand(6) === 0 ? others.filter(() => rand(2) === 0) : [rand(4) === 0 ? 'h4' : others[rand(others.length)]!];
+          const thread = rand(3) === 0 ? `t${rand(3)}` : null;
+          const project = rand(4) === 0 ? 'pj' : null;
+          const content = `${words[rand(5)]} ${words[rand(5)]} number${i}`;
+          const m = await insertOne(hs, msg(from, { content, thread_id: thread, project, sent_at: base + i * 10, kind: to.length > 1 ? 'broadcast' : 'dm' }),
+            to.map((k) => ({ key: k, display: k })));
+          ref.push({ seq: m.seq, id: m.id, from, to, thread, project, content, sent_at: base + i * 10 });
+        }
+        const expect = (q: HistoryFilter): string[] => {
+          const hit = ref.filter((m) => {
+            if (q.participant && q.peer) {
+              if (!((m.from === q.participant && m.to.includes(q.peer)) || (m.from === q.peer && m.to.includes(q.participant)))) return false;
+            } else if (q.participant || q.peer) {
+              const k = (q.participant ?? q.peer)!;
+              if (m.from !== k && !m.to.includes(k)) return false;
+            }
+            if (q.thread_id && m.thread !== q.thread_id) return false;
+            if (q.project && m.project !== q.project) return false;
+            if (q.since !== undefined && m.sent_at < q.since) return false;
+            if (q.until !== undefined && m.sent_at > q.until) return false;
+            if (q.afterSeq !== undefined && m.seq <= q.afterSeq) return false;
+            if (q.query && !q.query.split(' ').every((w) => m.content.split(' ').some((c) => c.startsWith(w)))) return false;
+            return true;
+          });
+          const cut = q.afterSeq === undefined ? hit.slice(-q.limit) : hit.slice(0, q.limit);
+          return cut.map((m) => m.id);
+        };
+        const cases: HistoryFilter[] = [];
+        for (const limit of [1, 5, 20, 500]) {
+          for (const a of names) {
+            cases.push({ participant: a, limit });
+            for (const b of names) if (b !== a) cases.push({ participant: a, peer: b, limit });
+            cases.push({ participant: a, thread_id: 't1', limit }, { participant: a, query: 'ap', limit }, { participant: a, project: 'pj', limit });
+            cases.push({ participant: a, peer: a === 'h4' ? 'h0' : 'h4', query: 'banana', thread_id: 't0', limit });
+            cases.push({ participant: a, since: base + 600, until: base + 1800, limit }, { participant: a, afterSeq: ref[100]!.seq, limit });
+          }
+          cases.push({ limit }, { thread_id: 't2', limit }, { query: 'cherry damson', limit }, { afterSeq: ref[200]!.seq, limit }, { project: 'pj', query: 'apr', limit });
+        }
+        for (const q of cases) {
+          const got = (await hs.history(q)).map((t) => t.message.id);
+          assert.deepEqual(got, expect(q), JSON.stringify(q));
+        }
+        // Reading order, and the limit keeps the newest (or, after a seq, the next ones).
+        const last3 = await hs.history({ participant: 'h4', limit: 3 });
+        assert.equal(last3.length, 3);
+        assert.ok(last3[0]!.message.seq < last3[1]!.message.seq && last3[1]!.message.seq < last3[2]!.message.seq);
+        assert.equal(last3[2]!.message.id, expect({ participant: 'h4', limit: 1 })[0]);
+      } finally {
+        await hs.close();
+        await f.cleanup();
+      }
+    });
+
     test('permissions: one pending per requester and id, decided once, notified once', async () => {
       const base = { request_id: 'abcde', requester_key: 'pr', requester_name: 'pr', requester_session: 'sp', approver_key: 'boss', tool_name: 'Bash', description: '', input_preview: '', created_at: Date.now() };
       const first = await store.createPermission(base);
@@ -163,6 +235,26 @@ for (const fx of stores()) {
       assert.ok(await store.trace(waiting.id));
     });
 
+    test('prune goes in short transactions: writes from another connection get in between, and all old history goes', async () => {
+      const cutoff = Date.now() - 86_400_000;
+      const old = Array.from({ length: 1_000 }, (_, i) => ({ message: msg('prn', { sent_at: cutoff - 10_000 + i }), recipients: [] }));
+      await store.insertMessages(old);
+      const sender = await openStore(loadConfig(env));
+      try {
+        const pruning = store.prune(cutoff);
+        await new Promise((r) => setImmediate(r));
+        const left = (await sender.history({ participant: 'prn', until: cutoff, limit: 5_000 })).length;
+        const during = await insertOne(sender, msg('prn-live'), [{ key: 'prn-to', display: 'prn-to' }]);
+        if (fx.kind === 'sqlite') assert.ok(left > 0 && left < 1_000, `the prune had deleted ${1_000 - left} of 1,000 when others could write`);
+        const r = await pruning;
+        assert.ok(r.messages >= 1_000);
+        assert.equal((await store.history({ participant: 'prn', until: cutoff, limit: 5_000 })).length, 0);
+        assert.ok(await store.trace(during.id), 'a send made while pruning is kept');
+      } finally {
+        await sender.close();
+      }
+    });
+
     test('search stays right across batches of indexing and a prune of messages never searched', async () => {
       const a = await insertOne(store, msg('fts', { content: 'zebra one', sent_at: 2 }), []);
       assert.deepEqual((await store.history({ query: 'zebra', limit: 10 })).map((t) => t.message.id), [a.id]);
@@ -177,3 +269,26 @@ for (const fx of stores()) {
   });
 }
 
+describe('SQLite prune gives the space back', () => {
+  test('a new database file shrinks after a prune (incremental vacuum, WAL truncated)', async () => {
+    const f = await sqliteFixture.fresh();
+    const store = await openStore(loadConfig(f.env));
+    try {
+      const old = Date.now() - 10 * 86_400_000;
+      const big = 'x'.repeat(2_000);
+      for (let b = 0; b < 4; b++) {
+        await store.insertMessages(Array.from({ length: 500 }, (_, i) => ({ message: msg('vac', { content: `${big} ${b} ${i}`, sent_at: old + i }), recipients: [] })));
+      }
+      const before = (await store.size(Date.now())).bytes;
+      assert.equal((await store.prune(Date.now() - 86_400_000)).messages, 2_000);
+      const after = (await store.size(Date.now())).bytes;
+      assert.ok(after < before / 2, `store ${before} bytes before the prune, ${after} after`);
+      // 20 batches: the prune checkpointed between them itself, never leaving it to a sender's commit.
+      const ckpt = (store as unknown as { c: { checkpoints: { ran: number } } }).c.checkpoints;
+      assert.ok(ckpt.ran >= 2, `the prune checkpointed ${ckpt.ran} time(s)`);
+    } finally {
+      await store.close();
+      await f.cleanup();
+    }
+  });
+});

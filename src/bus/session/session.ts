@@ -269,13 +269,18 @@ export class Session {
       await this.core.store.updateSession(this.row.id, { wake: 'none', wake_pid: null });
   }
 
-  /** Marks activity (for who), written at most every few seconds; a failure is reported, not thrown. */
+  /**
+   * Marks activity (for who), written at most every few seconds; a failure is reported, not
+   * thrown. Written after the call's answer has left (setImmediate): a call that comes seconds
+   * after the previous one, as a model's do, otherwise paid for a second write transaction
+   * before its own (0.2-0.5 ms of the 1.2-2 ms a dm took after 3 s of quiet).
+   */
   touch(): void {
     const now = this.core.now();
     if (now - this.lastActiveWrite < TOUCH_EVERY_MS) return;
     this.lastActiveWrite = now;
     this.row.last_active_at = now;
-    this.core.store.updateSession(this.row.id, { last_active_at: now }).catch((e) => this.onError(e));
+    setImmediate(() => this.core.store.updateSession(this.row.id, { last_active_at: now }).catch((e) => this.onError(e)));
   }
 
   // --- tools ----------------------------------------------------------------------------------

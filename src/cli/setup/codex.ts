@@ -2,7 +2,8 @@
  * `cc-dm setup codex`: registers cc-dm with Codex CLI (measured with 0.171.0:
  * test/e2e/AGENT-CLIS.md), in `$CODEX_HOME` (default ~/.codex):
  *
- * - config.toml: `[mcp_servers.cc-dm]`, the server as `node <package>/bin/cc-dm.js serve`, with
+ * - config.toml: `[mcp_servers.cc-dm]`, the server as `node <flags> <package>/bin/cc-dm.js serve`
+ *   (the plugin's flags: src/launch.ts), with
  *   `required = true` (else a server slower than ~1 s to start is left out of the turn),
  *   `default_tools_approval_mode = "approve"` (else every call fails under approval policy
  *   never in the sandboxed modes), the store's folder in `env` (Codex passes a server only a few
@@ -23,6 +24,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CcDmError } from '../../errors.js';
+import { SERVER_NODE_FLAGS } from '../../launch.js';
 import { shellWord } from '../../delivery/hook-main.js';
 import { PACKAGE_ROOT, readJson, npxNotes, type HostSetup, type SetupContext, type SetupResult } from './common.js';
 import { appendTables, parseToml, removeTables, tomlKey, tomlString } from './toml-text.js';
@@ -67,7 +69,7 @@ function mcpBlock(home: string): string {
     '# cc-dm (cc-dm setup codex; cc-dm setup --undo codex removes it)',
     `[mcp_servers.${tomlKey(SERVER)}]`,
     `command = ${tomlString(process.execPath)}`,
-    `args = [${tomlString(BIN())}, "serve"]`,
+    `args = [${[...SERVER_NODE_FLAGS, BIN(), 'serve'].map(tomlString).join(', ')}]`,
     `env = { CC_DM_HOME = ${tomlString(home)} }`,
     `env_vars = [${FORWARDED.map(tomlString).join(', ')}]`,
     'required = true',

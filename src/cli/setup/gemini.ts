@@ -3,7 +3,8 @@
  * test/e2e/AGENT-CLIS.md), in its user settings (`~/.gemini/settings.json`, or under
  * $GEMINI_CLI_HOME):
  *
- * - `mcpServers["cc-dm"]`: the server as `node <package>/bin/cc-dm.js serve`, `trust: true`
+ * - `mcpServers["cc-dm"]`: the server as `node <flags> <package>/bin/cc-dm.js serve` (the plugin's
+ *   flags: src/launch.ts), `trust: true`
  *   (without it, `gemini -p` does not even offer the tools), the store's folder in `env`. Gemini CLI
  *   passes its launch environment to the server, so `CC_DM_SESSION_NAME=alice gemini` names it.
  * - `hooks`: `cc-dm hook gemini` on SessionStart, BeforeAgent, AfterTool, AfterAgent, Notification
@@ -20,6 +21,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CcDmError } from '../../errors.js';
+import { SERVER_NODE_FLAGS } from '../../launch.js';
 import { shellWord } from '../../delivery/hook-main.js';
 import { stripJsonComments } from '../../delivery/gemini-hooks.js';
 import { PACKAGE_ROOT, npxNotes, type HostSetup, type SetupContext, type SetupResult } from './common.js';
@@ -142,7 +144,13 @@ export const geminiSetup: HostSetup<GeminiRecord> = {
         'E_NAME_TAKEN',
         `${file} already has an MCP server named "${SERVER}" that cc-dm setup did not add (another install of cc-dm?). Run cc-dm setup gemini --force to replace it, or remove it yourself.`,
       );
-    servers[SERVER] = { command: process.execPath, args: [BIN(), 'serve'], env: { CC_DM_HOME: cfg.home }, trust: true, timeout: 30_000 };
+    servers[SERVER] = {
+      command: process.execPath,
+      args: [...SERVER_NODE_FLAGS, BIN(), 'serve'],
+      env: { CC_DM_HOME: cfg.home },
+      trust: true,
+      timeout: 30_000,
+    };
     data.mcpServers = servers;
     (JSON.stringify(existing) === JSON.stringify(servers[SERVER]) ? result.kept : result.changed).push(`MCP server "${SERVER}" in ${file}`);
 

@@ -82,7 +82,10 @@ const DIALECT: HistoryDialect = {
     args.push(v);
     return `$${args.length}`;
   },
+  limit: (args, n) => DIALECT.param(args, n),
   table: (name) => `${PG_SCHEMA}.${name}`,
+  indexedBy: () => '',
+  seqIn: (subquery) => `m.seq = ANY (ARRAY(${subquery}))`,
   matches: (p) => `to_tsvector('simple'::regconfig, m.content) @@ (SELECT to_tsquery('simple'::regconfig,
     string_agg(quote_literal(replace(lexeme, E'\\\\', '')) || ':*', ' & ')) FROM unnest(to_tsvector('simple'::regconfig, ${p}::text)))`,
   queryText: (words) => words,

@@ -13,6 +13,7 @@ import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { CcDmError } from '../../errors.js';
+import { IdleCheckpoint } from './checkpoint.js';
 
 export type DB = Database.Database;
 
@@ -65,12 +66,26 @@ export function corruptError(path: string, e: unknown): CcDmError {
   );
 }
 
+/**
+ * A row limit written into the statement's text, never bound: SQLite plans with a LIMIT's value,
+ * so binding one marks the statement for preparing again at every run. A drain's read of
+ * waiting mail took 33 µs that way and 2.6 µs with the limit in its text (better-sqlite3, SQLite
+ * 3.53). Each distinct limit is one cached statement.
+ */
+export function sqlLimit(n: number): string {
+  if (!Number.isSafeInteger(n) || n < 0) throw new CcDmError('E_INTERNAL', `a row limit must be a whole number, not ${n}`);
+  return String(n);
+}
+
 export class SqliteConnection {
   /**
    * Statements are prepared once and reused: preparing one costs tens of microseconds, more than
    * most of these queries take to run, and a dm runs about six.
    */
   private readonly stmts = new Map<string, Database.Statement>();
+  /** Checkpoints between writes, not inside them (checkpoint.ts); set once the file is in WAL mode. */
+  checkpoints?: IdleCheckpoint;
+  private tx?: { begin: Database.Statement; commit: Database.Statement; rollback: Database.Statement };
 
   private constructor(
     readonly db: DB,
@@ -101,12 +116,16 @@ export class SqliteConnection {
     try {
       await conn.retry(() => {
         // Reading the header first: a corrupt or foreign file fails here, before anything writes.
-        db.prepare('SELECT count(*) FROM sqlite_master').get();
+        const { tables } = db.prepare('SELECT count(*) AS tables FROM sqlite_master').get() as { tables: number };
+        // A new database gives the pages of pruned history back to the file system (prune runs
+        // incremental_vacuum): auto_vacuum can only be chosen before the first table exists.
+        if (tables === 0) db.pragma('auto_vacuum = INCREMENTAL');
         if (db.pragma('journal_mode', { simple: true }) !== 'wal') db.pragma('journal_mode = WAL');
       });
       // WAL with synchronous = NORMAL: a process crash loses nothing committed.
       db.pragma('synchronous = NORMAL');
       db.pragma('foreign_keys = ON');
+      conn.checkpoints = new IdleCheckpoint(db);
     } catch (e) {
       db.close();
       throw e;
@@ -159,9 +178,32 @@ export class SqliteConnection {
   }
 
   /** A write transaction taking the lock up front (BEGIN IMMEDIATE), so it never deadlocks on upgrade. */
-  write<T>(fn: () => T): Promise<T> {
-    const tx = this.db.transaction(fn);
-    return this.retry(() => tx.immediate());
+  async write<T>(fn: () => T): Promise<T> {
+    const result = await this.retry(() => this.immediate(fn));
+    this.checkpoints?.wrote();
+    return result;
+  }
+
+  /**
+   * BEGIN IMMEDIATE, fn, COMMIT, through statements prepared once (better-sqlite3's
+   * db.transaction(fn) builds its wrappers anew for each new fn: 23 µs per write against 15).
+   * Whatever fails rolls the whole transaction back, so a retry starts clean.
+   */
+  private immediate<T>(fn: () => T): T {
+    const tx = (this.tx ??= {
+      begin: this.db.prepare('BEGIN IMMEDIATE'),
+      commit: this.db.prepare('COMMIT'),
+      rollback: this.db.prepare('ROLLBACK'),
+    });
+    tx.begin.run();
+    try {
+      const result = fn();
+      tx.commit.run();
+      return result;
+    } catch (e) {
+      if (this.db.inTransaction) tx.rollback.run();
+      throw e;
+    }
   }
 
   read<T>(fn: () => T): Promise<T> {
@@ -169,6 +211,7 @@ export class SqliteConnection {
   }
 
   close(): void {
+    this.checkpoints?.close();
     if (this.db.open) this.db.close();
   }
 }

@@ -4,8 +4,9 @@
  * and every rule is the bus's.
  */
 import { statSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CcDmError } from '../../errors.js';
-import { historyQuery, type HistoryDialect } from '../history-query.js';
+import { historyQuery, type HistoryDialect, type PairSide } from '../history-query.js';
 import { migrate, type MigrationTarget } from '../migrator.js';
 import { runPlan } from '../plan.js';
 import { bySeq, DEL_COLS, EXPIRE_REASON, MSG_COLS, splitRow } from '../rows.js';
@@ -31,13 +32,33 @@ import {
   type Store,
   type Trace,
 } from '../types.js';
-import { corruptError, isCorrupt, SqliteConnection } from './connection.js';
+import { corruptError, isCorrupt, SqliteConnection, sqlLimit } from './connection.js';
 import { ftsQuery } from './fts.js';
 
 export interface SqliteOptions {
   path: string;
   busyLimitMs: number;
 }
+
+/**
+ * Prune deletes this many messages per transaction: 500 held the lock long enough for a dm p99
+ * of 1,185 ms while 200,000 were pruned, 100 gave 134 ms (load 12).
+ */
+const PRUNE_BATCH = 100;
+/**
+ * A prune checkpoints the WAL itself every so many transactions, between them (PASSIVE: it
+ * blocks nobody). Its deletes write pages fast; left to SQLite's backstop (checkpoint.ts), the
+ * checkpoint fell into whichever commit took the WAL past it, often a session's dm, which then
+ * waited for thousands of pages to be copied into a file of hundreds of MB.
+ */
+const PRUNE_CHECKPOINT_EVERY = 8;
+/** Pages given back per incremental_vacuum transaction (2,000 made sends wait; 500 did not). */
+const VACUUM_STEP_PAGES = 500;
+/** PRAGMA auto_vacuum's value for INCREMENTAL. */
+const AUTO_VACUUM_INCREMENTAL = 2;
+
+/** A pair's sides are counted up to this many messages (enough to tell a small side from a busy one). */
+const PAIR_SIDE_CAP = 1_000;
 
 type Row = Record<string, unknown>;
 const sessionFromRow = (r: Row): SessionRow => ({ ...(r as unknown as SessionRow), can_push: r.can_push === 1 });
@@ -49,7 +70,10 @@ const DIALECT: HistoryDialect = {
     args.push(v);
     return '?';
   },
+  limit: (_args, n) => sqlLimit(n),
   table: (name) => name,
+  indexedBy: (index) => ` INDEXED BY ${index}`,
+  seqIn: (subquery) => `m.seq IN (${subquery})`,
   matches: (p) => `m.seq IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ${p})`,
   queryText: ftsQuery,
 };
@@ -117,8 +141,13 @@ export class SqliteStore implements Store {
     return this.c.sql(text);
   }
 
-  async changeCounter(): Promise<number> {
-    return this.c.read(() => this.c.db.pragma('data_version', { simple: true }) as number);
+  /**
+   * The idle poll's one read, every 5 s in every session, through a statement prepared once:
+   * db.pragma() prepared a new statement each time, about half of what an idle wakeup cost
+   * (20 idle sessions: 35 -> 29 ms of CPU per 30 s; a bare 5 s Node timer costs 18).
+   */
+  changeCounter(): Promise<number> {
+    return this.c.read(() => this.sql('PRAGMA data_version').pluck().get() as number);
   }
 
   listen(): ListenConnection {
@@ -299,8 +328,8 @@ export class SqliteStore implements Store {
           `SELECT ${MSG_COLS}, ${DEL_COLS} FROM deliveries d INDEXED BY deliveries_queued
         JOIN messages m ON m.seq = d.message_seq
         WHERE d.recipient_key = ? AND d.state = 'queued' AND m.expires_at > ?
-          AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = ? AND s.ended_at IS NULL) ORDER BY d.message_seq LIMIT ?`,
-        ).all(recipientKey, now, sessionId, limit) as Row[]
+          AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = ? AND s.ended_at IS NULL) ORDER BY d.message_seq LIMIT ${sqlLimit(limit)}`,
+        ).all(recipientKey, now, sessionId) as Row[]
       ).map(splitRow),
     );
   }
@@ -440,14 +469,35 @@ export class SqliteStore implements Store {
   }
 
   async history(f: HistoryFilter): Promise<Trace[]> {
-    const q = historyQuery(f, DIALECT);
     if (f.query) await this.c.write(() => this.indexText());
     return this.c.read(() => {
+      const q = historyQuery(f, DIALECT, { pairSide: (from, to) => this.pairSide(from, to) });
       const msgs = this.sql(q.sql).all(...q.args) as MessageRow[];
       if (q.newestFirst) msgs.reverse();
       const dels = this.deliveriesOf(msgs.map((m) => m.seq));
       return msgs.map((m) => ({ message: m, deliveries: dels.get(m.seq) ?? [] }));
     });
+  }
+
+  /**
+   * A pair's messages one way are read from the smaller side: the sender's sent messages or the
+   * recipient's received ones, each counted up to PAIR_SIDE_CAP through its index (a few µs). No
+   * fixed statistics can say which side is smaller for a given pair: at 1,000,000 messages, with
+   * the branch read from the busier side, a peer's history took 6.2 ms (0.44 ms empty); from the
+   * smaller side, 0.61 ms.
+   */
+  private pairSide(fromKey: string, toKey: string): PairSide {
+    const sent = this.sql(
+      `SELECT count(*) FROM (SELECT 1 FROM messages INDEXED BY messages_from WHERE from_key = ? LIMIT ${PAIR_SIDE_CAP})`,
+    )
+      .pluck()
+      .get(fromKey) as number;
+    const received = this.sql(
+      `SELECT count(*) FROM (SELECT 1 FROM deliveries INDEXED BY deliveries_recipient WHERE recipient_key = ? LIMIT ${PAIR_SIDE_CAP})`,
+    )
+      .pluck()
+      .get(toKey) as number;
+    return received < sent ? 'received' : 'sent';
   }
 
   hasWritten(fromKey: string, toKey: string, since?: number | null): Promise<boolean> {
@@ -490,14 +540,41 @@ export class SqliteStore implements Store {
     });
   }
 
-  prune(before: number): Promise<{ messages: number; sessions: number }> {
-    return this.c.write(() => {
-      // Mail still waiting is kept whatever its age: retention never drops what was not yet delivered.
-      const messages = this.sql(
-        `DELETE FROM messages WHERE sent_at < ? AND NOT EXISTS
-          (SELECT 1 FROM deliveries d WHERE d.message_seq = messages.seq AND d.state = 'queued')`,
-      ).run(before).changes;
-      const sessions = this.sql('DELETE FROM sessions WHERE ended_at IS NOT NULL AND ended_at < ?').run(before).changes;
+  /**
+   * Deletes old history in short transactions of PRUNE_BATCH messages (with their deliveries and
+   * full-text entries), the write lock free at least half the time, so that sessions sending
+   * meanwhile wait for one batch, never for the whole prune: as one transaction, 200,000 messages
+   * held the lock for 11 s (dm p99 while pruning 11,012 ms; batched: 134 ms at load 12). Then
+   * gives the freed pages back to the file system (incremental vacuum, in steps; databases
+   * created before 2.1 have auto_vacuum off, their pages are only reused) and truncates the
+   * write-ahead log the deletes grew (200,000 messages: file 74 -> 138 MB before, 74 -> 10 MB now).
+   */
+  async prune(before: number): Promise<{ messages: number; sessions: number }> {
+    let messages = 0;
+    // Oldest first through messages_sent; the cursor skips mail still waiting (kept whatever its
+    // age: retention never drops what was not yet delivered) instead of reading it again each batch.
+    let cursor = Number.MIN_SAFE_INTEGER;
+    let batches = 0;
+    for (;;) {
+      const t0 = performance.now();
+      const n = await this.c.write(() => {
+        const rows = this.sql(
+          `SELECT seq, sent_at FROM messages m INDEXED BY messages_sent WHERE m.sent_at >= ? AND m.sent_at < ?
+            AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_seq = m.seq AND d.state = 'queued')
+          ORDER BY m.sent_at LIMIT ${sqlLimit(PRUNE_BATCH)}`,
+        ).all(cursor, before) as { seq: number; sent_at: number }[];
+        if (rows.length === 0) return 0;
+        this.sql('DELETE FROM messages WHERE seq IN (SELECT value FROM json_each(?))').run(JSON.stringify(rows.map((r) => r.seq)));
+        cursor = rows[rows.length - 1]!.sent_at;
+        return rows.length;
+      });
+      messages += n;
+      if (n < PRUNE_BATCH) break;
+      if (++batches % PRUNE_CHECKPOINT_EVERY === 0) this.c.checkpoints?.now();
+      await sleep(Math.max(1, performance.now() - t0));
+    }
+    const sessions = await this.c.write(() => {
+      const ended = this.sql('DELETE FROM sessions WHERE ended_at IS NOT NULL AND ended_at < ?').run(before).changes;
       this.sql(`DELETE FROM permissions WHERE created_at < ? AND state != 'pending'`).run(before);
       // Names given up by a rename, past the retention, with nothing waiting and nobody holding them.
       this.sql(
@@ -505,8 +582,23 @@ export class SqliteStore implements Store {
           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.recipient_key = names.key AND d.state = 'queued')
           AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.name_key = names.key AND s.ended_at IS NULL)`,
       ).run(before);
-      return { messages, sessions };
+      return ended;
     });
+    if (this.sql('PRAGMA auto_vacuum').pluck().get() === AUTO_VACUUM_INCREMENTAL) {
+      while ((this.sql('PRAGMA freelist_count').pluck().get() as number) > 0) {
+        const t0 = performance.now();
+        // exec, not a statement's run(): each step of the pragma frees one page.
+        await this.c.write(() => this.c.db.exec(`PRAGMA incremental_vacuum(${VACUUM_STEP_PAGES})`));
+        if (++batches % PRUNE_CHECKPOINT_EVERY === 0) this.c.checkpoints?.now();
+        await sleep(Math.max(1, performance.now() - t0));
+      }
+    }
+    // Best effort: a reader in the middle of the log only keeps it from shrinking now. TRUNCATE
+    // holds off every writer while it copies, so the pages are copied first without blocking
+    // anyone (PASSIVE), and TRUNCATE is left only the rest and the truncation.
+    this.c.checkpoints?.now();
+    await this.c.retry(() => this.sql('PRAGMA wal_checkpoint(TRUNCATE)').all()).catch(() => {});
+    return { messages, sessions };
   }
 
   // --- permission relay ---------------------------------------------------------------------
