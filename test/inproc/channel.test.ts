@@ -185,6 +185,9 @@ for (const fx of stores()) {
       await h1.call('dm', { to: 'hist-2', content: 'first in thread', thread_id: 'th-9' });
       await h1.call('dm', { to: 'hist-2', content: 'off thread' });
       await h2.waitFor((p) => p.pushes.length === 2, 10_000, 'two dms');
+      // A reply marks delivered mail replied: the receipt follows the push within moments.
+      const firstId = h2.pushes[0]!.meta.message_id;
+      await until(async () => (await h1.call('status', { message_id: firstId })).body.recipients[0].state === 'delivered', 5000, 'delivered');
       await h2.call('dm', { to: 'hist-1', content: 'answer in thread', thread_id: 'th-9' });
       const all = await h2.call('history', { peer: 'hist-1' });
       assert.deepEqual(all.body.messages.map((m: any) => m.content), ['first in thread', 'off thread', 'answer in thread']);

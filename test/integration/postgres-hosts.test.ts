@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Peer } from '../../src/channel/peer.js';
 import { freshDatabase, sharedOrOwnServer, tempHome } from './postgres-support.js';
-import { sleep } from '../support/wait.js';
+import { sleep, until } from '../support/wait.js';
 
 describe('postgres: several hosts', () => {
   let server: Awaited<ReturnType<typeof sharedOrOwnServer>>;
@@ -61,6 +61,8 @@ describe('postgres: several hosts', () => {
     assert.equal(buildbox.pushes[0]!.content, 'run the build please');
     assert.equal(buildbox.pushes[0]!.meta.from_session, 'laptop');
 
+    // A reply marks delivered mail replied: the receipt follows the push within moments.
+    await until(async () => (await laptop.call('status', { message_id: r.body.message_id })).body.recipients[0].state === 'delivered', 5_000, 'delivered');
     const back = await buildbox.call('dm', { to: 'laptop', content: 'build green', thread_id: 'build-1' });
     assert.equal(back.isError, false, JSON.stringify(back.body));
     await laptop.waitFor((p) => p.pushes.length === 1, 5_000, 'the reply on the first host');
