@@ -92,14 +92,16 @@ export function transcriptSince(path: string | null | undefined, offset: number)
  * claim), and queues again those that will never be seen: the claimer is gone, or (with
  * `reclaimAfterMs`, for hosts whose hooks are synchronous) the claim is that old and still not in
  * the transcript. A claim of a live session that is not seen yet otherwise stays as it is.
+ * Returns how many stay unconfirmed.
  */
 export async function settleClaims(
   bus: Bus,
   s: AgentSessionView,
   o: { prompt?: string; reclaimAfterMs?: number; now?: number } = {},
-): Promise<void> {
+): Promise<number> {
   const claims = await bus.unconfirmedClaims(s.name);
-  if (claims.length === 0) return;
+  if (claims.length === 0) return 0;
+  let left = 0;
   const texts = new Map<string, string>();
   const seen = (c: UnconfirmedClaim) => {
     if (o.prompt?.includes(c.code)) return true;
@@ -112,7 +114,9 @@ export async function settleClaims(
     if (seen(c)) await bus.settleClaim(c, 'confirm');
     else if (!c.claimerAlive) await bus.settleClaim(c, 'requeue');
     else if (o.reclaimAfterMs !== undefined && now - c.claimedAt > o.reclaimAfterMs) await bus.settleClaim(c, 'requeue');
+    else left++;
   }
+  return left;
 }
 
 /**

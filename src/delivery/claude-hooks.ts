@@ -88,7 +88,7 @@ export class ClaudeHooks {
     const found = await this.session(SERVER_WAIT_MS);
     if (!pid || !found) return this.answerStart(undefined, input.source);
     // Claims made before a /clear are confirmed against the transcript they were shown in.
-    await this.settleClaims(found);
+    await settleClaims(this.bus, found);
     const s = await this.bus.bindAgent({
       ref: { agent: 'claude', pid },
       wake: 'bell',
@@ -163,29 +163,27 @@ export class ClaudeHooks {
       size: (m, code) => frameMessage(m, s.name, code).length + 2,
       offset: transcriptSize(s.transcript),
     });
-    if (r.more) this.bell()?.ring();
+    const bell = this.bell();
+    if (r.more) bell?.ring();
     if (r.claimed.length === 0) return NOTHING;
+    bell?.markClaims();
     return { stdout: frameWake(s.name, r.claimed), exitCode: 2 };
   }
 
   private async confirm(input: HookInput): Promise<HookAnswer> {
     const ref = this.ref;
     if (!ref) return NOTHING;
+    const bell = this.bell();
+    bell?.looking();
     const s = await this.bus.agentSession(ref);
     if (!s) return NOTHING;
-    await this.settleClaims(s, input.prompt);
+    // Confirms the claims whose code the model has seen (in a woken turn's prompt, or in the
+    // transcript after the claim), and queues again those of a Claude Code that is gone without
+    // showing them. A claim of a live Claude Code that is not seen yet stays as it is: Claude Code
+    // may hold a rewake's text queued while it works.
+    if ((await settleClaims(this.bus, s, { prompt: input.prompt })) > 0) bell?.markClaims();
     // A ring lost on the way (or mail that came while the hook ran): look again.
-    if (input.hook_event_name === 'Stop' && s.path === 'hook' && s.pending > 0) this.bell()?.ring();
+    if (input.hook_event_name === 'Stop' && s.path === 'hook' && s.pending > 0) bell?.ring();
     return NOTHING;
-  }
-
-  /**
-   * Confirms the claims whose code the model has seen (in a woken turn's prompt, or in the
-   * transcript after the claim), and queues again those of a Claude Code that is gone without
-   * showing them. A claim of a live Claude Code that is not seen yet stays as it is: Claude Code
-   * may hold a rewake's text queued while it works.
-   */
-  private settleClaims(s: AgentSessionView, prompt?: string): Promise<void> {
-    return settleClaims(this.bus, s, { prompt });
   }
 }

@@ -9,11 +9,25 @@
  *   hook claims everything waiting.
  * - `presence`: the agent's hooks write its state there (a shell one-liner, ~15 ms against
  *   ~250 ms for a node start), and the server carries it into the store.
+ * - `claims` (present while a hook's claim waits to be confirmed) and `seen` (the bell's size
+ *   when the confirm hook last looked): hooks/confirm.sh starts node for the confirm hook only
+ *   when one of them says there is work, not twice at every prompt.
  *
  * Keyed by the agent's pid, which both sides know without the store: the server walks its
  * ancestors to the agent, hooks get it as CLAUDE_PID. The folder lives as long as the agent.
  */
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  watch,
+  writeFileSync,
+  type FSWatcher,
+} from 'node:fs';
 import { join } from 'node:path';
 
 export function agentsDir(home: string): string {
@@ -50,6 +64,31 @@ export class Bell {
       appendFileSync(this.path, `${Date.now()} ${++this.rings}\n`, { mode: 0o600 });
     } catch {
       // The folder was removed (the session is stopping): nothing to wake.
+    }
+  }
+
+  /** A hook claimed mail that is not confirmed yet: the next confirm hook must run. */
+  markClaims(): void {
+    writeFileSync(join(this.dir, 'claims'), '', { mode: 0o600 });
+  }
+
+  /**
+   * The confirm hook is looking: records the bell's size (a ring after this makes the next
+   * confirm run) and clears the claims mark, which `markClaims` sets again if claims remain. Both
+   * before the store is read, so a claim or a ring that comes meanwhile is never lost.
+   */
+  looking(): void {
+    let size = 0;
+    try {
+      size = statSync(this.path).size;
+    } catch {
+      // No bell yet: 0, which any ring changes.
+    }
+    try {
+      writeFileSync(join(this.dir, 'seen'), `${size}\n`, { mode: 0o600 });
+      rmSync(join(this.dir, 'claims'), { force: true });
+    } catch {
+      // The folder is gone (the agent ended): nothing to gate.
     }
   }
 

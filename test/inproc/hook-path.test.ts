@@ -6,7 +6,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openBus } from '../../src/bus/open.js';
@@ -21,6 +22,31 @@ import { until } from '../support/wait.js';
 /** Pids of stand-in Claude Codes: no process is needed, hooks and bells are named by them. */
 let nextPid = 4_100_000 + (process.pid % 1000) * 100;
 const claudePid = () => ++nextPid;
+
+const CONFIRM_SH = new URL('../../../hooks/confirm.sh', import.meta.url).pathname;
+
+/**
+ * Runs the plugin's confirm gate (hooks/confirm.sh) for Claude Code `pid` with a stand-in `node`
+ * first on PATH: the hook input it would have handed to `cc-dm hook confirm`, or undefined when
+ * the gate decided there was nothing to do.
+ */
+function confirmGate(home: string, pid: number): string | undefined {
+  const bin = mkdtempSync(join(tmpdir(), 'ccdm-gate-'));
+  try {
+    const record = join(bin, 'ran');
+    writeFileSync(join(bin, 'node'), `#!/bin/sh\n[ "$2 $3" = "hook confirm" ] && cat > "${record}"\n`);
+    chmodSync(join(bin, 'node'), 0o755);
+    const r = spawnSync('sh', [CONFIRM_SH], {
+      env: { PATH: `${bin}:${process.env.PATH}`, CC_DM_HOME: home, CLAUDE_PID: String(pid) },
+      input: '{"hook_event_name":"Stop"}',
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, r.stderr);
+    return existsSync(record) ? readFileSync(record, 'utf8') : undefined;
+  } finally {
+    rmSync(bin, { recursive: true, force: true });
+  }
+}
 
 /** The framed messages of a hook's answer: id, sender, code and exact text. */
 function framed(out: string): { id: string; from: string; code: string; text: string }[] {
@@ -120,13 +146,28 @@ for (const fx of stores()) {
       const r = await alice.call('dm', { to: 'hk-busy', content: 'while you work' });
       const woke = await hook(bob.pid, 'file-changed', { file_path: bob.bell, event: 'change' });
       const code = framed(woke.stdout)[0]!.code;
+      assert.equal(confirmGate(w.home, bob.pid), '{"hook_event_name":"Stop"}', 'a claim waits: the gate starts the confirm hook, input and all');
       // Claude Code writes a queue line when it queues the text, before the model saw anything.
       appendFileSync(bob.transcript, JSON.stringify({ type: 'queue-operation', operation: 'enqueue', content: woke.stdout }) + '\n');
       await hook(bob.pid, 'confirm', { hook_event_name: 'Stop' });
       assert.equal((await w.human.trace(r.body.message_id)).recipients[0]!.confirmed_at, null, 'queued is not seen');
+      assert.ok(confirmGate(w.home, bob.pid) !== undefined, 'still unconfirmed: the next confirm runs too');
       appendFileSync(bob.transcript, JSON.stringify({ type: 'attachment', attachment: { type: 'queued_command', prompt: `… ${code} …` } }) + '\n');
       await hook(bob.pid, 'confirm', { hook_event_name: 'Stop' });
       assert.ok((await w.human.trace(r.body.message_id)).recipients[0]!.confirmed_at);
+      assert.equal(confirmGate(w.home, bob.pid), undefined, 'nothing to confirm and no ring since: no node start');
+      const rings = bellRings(bob.bell);
+      await alice.call('dm', { to: 'hk-busy', content: 'one more' });
+      await until(() => bellRings(bob.bell) > rings, 5_000, 'the bell to ring');
+      assert.ok(confirmGate(w.home, bob.pid) !== undefined, 'the bell rang since the last look: the confirm hook runs');
+    });
+
+    test('the confirm gate starts node where it cannot tell: no folder for this Claude Code yet', () => {
+      const pid = claudePid();
+      assert.ok(confirmGate(w.home, pid) !== undefined);
+      mkdirSync(join(w.home, 'agents', String(pid)), { recursive: true });
+      assert.ok(confirmGate(w.home, pid) !== undefined, 'a folder, but the confirm hook never looked');
+      assert.equal(confirmGate(join(w.home, 'no-such-home'), pid), undefined, 'no cc-dm home: nothing of cc-dm to confirm');
     });
 
     test('three in a burst arrive in one wake, once each, in order; what does not fit waits for the next wake', async () => {
