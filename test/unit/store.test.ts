@@ -104,6 +104,36 @@ for (const fx of stores()) {
       assert.equal((await store.trace(rows[1]!.id))!.deliveries[0]!.state, 'queued');
     });
 
+    test('a reply marks exactly what its sender had delivered from the one it answers, whichever side is larger', async () => {
+      const to = (key: string) => [{ key, display: key }];
+      const deliveredTo = async (from: string, recipient: string, n: number, over: Partial<NewMessage> = {}) => {
+        const rows = await store.insertMessages(Array.from({ length: n }, () => ({ message: msg(from, over), recipients: to(recipient) })));
+        for (const r of rows) assert.ok(await store.markDelivered(r.seq, recipient, 'sa', 'push', Date.now()));
+        return rows;
+      };
+      const reply = (from: string, answering: string, thread_id: string | null = null) =>
+        store.insertMessages([{ message: msg(from, { thread_id }), recipients: to(answering), reply: { recipientKey: from, senderKey: answering, thread_id, since: null } }]);
+      const states = async (rows: { id: string }[]) => Promise.all(rows.map(async (r) => (await store.trace(r.id))!.deliveries[0]!.state));
+
+      // The replier holds little, the other has sent much (more than the stores count up to).
+      await store.insertMessages(Array.from({ length: 1_001 }, () => ({ message: msg('rp-busy'), recipients: to('rp-elsewhere') })));
+      const fromBusy = await deliveredTo('rp-busy', 'rp-a', 2);
+      const fromOther = await deliveredTo('rp-other', 'rp-a', 1);
+      await reply('rp-a', 'rp-busy');
+      assert.deepEqual(await states(fromBusy), ['replied', 'replied']);
+      assert.deepEqual(await states(fromOther), ['delivered'], "another sender's mail stays unanswered");
+
+      // The replier holds much (unanswered mail from someone else), the other has sent little.
+      const fromChatty = await deliveredTo('rp-chatty', 'rp-b', 1_001);
+      const fromQuiet = await deliveredTo('rp-quiet', 'rp-b', 2);
+      const inThread = await deliveredTo('rp-quiet', 'rp-b', 1, { thread_id: 't-rp' });
+      await reply('rp-b', 'rp-quiet', 't-rp');
+      assert.deepEqual(await states([...fromQuiet, ...inThread]), ['delivered', 'delivered', 'replied'], 'a reply in a thread marks that thread only');
+      await reply('rp-b', 'rp-quiet');
+      assert.deepEqual(await states(fromQuiet), ['replied', 'replied']);
+      assert.deepEqual(new Set(await states(fromChatty)), new Set(['delivered']), "another sender's mail stays unanswered");
+    });
+
     test('lookup reads a name and its open holder together, row for row as the other reads', async () => {
       const claimed = await claim(store, { sessionId: 'sl', name: 'Looked-Up', source: 'env', newSession: newSession('sl', { role: 'r' }) });
       assert.ok(claimed.ok);

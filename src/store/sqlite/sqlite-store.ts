@@ -23,6 +23,7 @@ import {
   type MessageRow,
   type NameRow,
   type NewMail,
+  type ReplyMark,
   type NewPermission,
   type PendingDelivery,
   type PermissionRow,
@@ -306,16 +307,47 @@ export class SqliteStore implements Store {
           ins.run(seq, r.key, r.display, m.sent_at);
           mailbox.run(r.key, r.display, m.sent_at);
         }
-        if (reply) {
-          this.sql(
-            `UPDATE deliveries SET state = 'replied', replied_at = ?
-          WHERE recipient_key = ? AND state = 'delivered' AND queued_at >= ? AND message_seq IN
-            (SELECT seq FROM messages WHERE from_key = ? AND (? IS NULL OR thread_id = ?))`,
-          ).run(m.sent_at, reply.recipientKey, reply.since ?? 0, reply.senderKey, reply.thread_id, reply.thread_id);
-        }
+        if (reply) this.markReplied(reply, m.sent_at);
         return { ...m, seq };
       }),
     );
+  }
+
+  /**
+   * A reply marks what its sender had delivered from the one it answers: read from the smaller
+   * side, the replier's delivered mail (which a reply empties) or the other's sent messages
+   * (which only grow), each counted up to PAIR_SIDE_CAP. From the sent side alone, a dm to a name
+   * that had sent 20,000 messages took 2.8 ms in the store, 100,000 took 13.8 ms, all of it
+   * holding the write lock (0.11 ms to a new name); from the smaller side 0.1-0.4 ms.
+   */
+  private markReplied(reply: ReplyMark, at: number): void {
+    const args = [at, reply.recipientKey, reply.since ?? 0, reply.senderKey, reply.thread_id, reply.thread_id];
+    const delivered = this.sql(
+      `SELECT count(*) FROM (SELECT 1 FROM deliveries INDEXED BY deliveries_delivered WHERE recipient_key = ? AND state = 'delivered'
+        LIMIT ${PAIR_SIDE_CAP})`,
+    )
+      .pluck()
+      .get(reply.recipientKey) as number;
+    if (delivered === 0) return;
+    const sent = this.sql(
+      `SELECT count(*) FROM (SELECT 1 FROM messages INDEXED BY messages_from WHERE from_key = ? LIMIT ${PAIR_SIDE_CAP})`,
+    )
+      .pluck()
+      .get(reply.senderKey) as number;
+    // Both sides past the cap: the sent side, whose list of seqs costs a third of a delivery
+    // checked one by one (20,000 each: 2.8 against 10 ms).
+    if (delivered <= sent && delivered < PAIR_SIDE_CAP)
+      this.sql(
+        `UPDATE deliveries INDEXED BY deliveries_delivered SET state = 'replied', replied_at = ?
+        WHERE recipient_key = ? AND state = 'delivered' AND queued_at >= ? AND EXISTS
+          (SELECT 1 FROM messages m WHERE m.seq = deliveries.message_seq AND m.from_key = ? AND (? IS NULL OR m.thread_id = ?))`,
+      ).run(...args);
+    else
+      this.sql(
+        `UPDATE deliveries SET state = 'replied', replied_at = ?
+        WHERE recipient_key = ? AND state = 'delivered' AND queued_at >= ? AND message_seq IN
+          (SELECT seq FROM messages WHERE from_key = ? AND (? IS NULL OR thread_id = ?))`,
+      ).run(...args);
   }
 
   pendingFor(recipientKey: string, sessionId: string, limit: number, now: number): Promise<PendingDelivery[]> {
