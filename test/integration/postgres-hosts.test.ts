@@ -92,7 +92,7 @@ describe('postgres: several hosts', () => {
       await sleep(200);
       rejoined = (await old.call('who')).body.you === 'zworker-2';
     }
-    assert.ok(rejoined, 'the resumed session runs as zworker-2');
+    assert.ok(rejoined, `the resumed session runs as zworker-2: ${old.stderrText.slice(-1500)}`);
     assert.match(old.stderrText, /ended by another host.*running as "zworker-2"/);
     await watcher.call('dm', { to: 'zworker', content: 'to the successor only' });
     await successor.waitFor((p) => p.pushes.some((m) => m.content === 'to the successor only'), 5_000, 'the dm at the successor');

@@ -59,6 +59,8 @@ export class Session {
   private lastExpire = 0;
   private ticks = 0;
   private lastActiveWrite = 0;
+  /** A heartbeat is under way (see heartbeat). */
+  private beating = false;
   private readonly rate: RateLimit;
   private readonly registerRate: RateLimit;
   private readonly quota: QueueQuota;
@@ -160,9 +162,12 @@ export class Session {
   async activate(target: DeliveryTarget, canPush: boolean, client: string | null): Promise<void> {
     // The channel where pushes are seen; else the hook path if the agent's hooks have bound
     // (they may have, before this handshake), else pull until they do.
-    const stored = await this.core.store.getSession(this.row.id);
+    const id = this.row.id;
+    const stored = await this.core.store.getSession(id);
     const path: DeliveryPath = canPush ? 'channel' : stored?.path === 'hook' ? 'hook' : 'pull';
-    this.row = { ...(stored ?? this.row), can_push: canPush, client, path };
+    // A heartbeat may have rejoined under a new row meanwhile (a process frozen before its
+    // handshake ended): the stored row is then the ended one, and must not replace the new one.
+    this.row = { ...(stored && this.row.id === id ? stored : this.row), can_push: canPush, client, path };
     await this.core.store.updateSession(this.row.id, { can_push: canPush, client, path });
     this.delivery.activate(target, canPush, this.waker);
   }
@@ -216,15 +221,24 @@ export class Session {
   }
 
   private async heartbeat(): Promise<void> {
-    const store = this.core.store;
-    // Liveness runs on real time, not the bus's clock (which tests move to backdate mail).
-    await store.updateSession(this.row.id, { heartbeat_at: this.core.now() });
-    const row = await store.getSession(this.row.id);
-    if (!row || row.ended_at === null || this.stopped) return;
-    const previous = this.name;
-    this.row = await rejoin(this.core, this.row);
-    this.onRejoined(previous, this.name);
-    this.delivery.kick();
+    // One at a time: a process resumed after a freeze (SIGSTOP, a suspended laptop) fires its
+    // interval again while the last beat's rejoin is still under way, and two rejoins of the same
+    // ended row would leave a second live session behind (seen under load on PostgreSQL).
+    if (this.beating) return;
+    this.beating = true;
+    try {
+      const store = this.core.store;
+      // Liveness runs on real time, not the bus's clock (which tests move to backdate mail).
+      await store.updateSession(this.row.id, { heartbeat_at: this.core.now() });
+      const row = await store.getSession(this.row.id);
+      if (!row || row.ended_at === null || this.stopped) return;
+      const previous = this.name;
+      this.row = await rejoin(this.core, this.row);
+      this.onRejoined(previous, this.name);
+      this.delivery.kick();
+    } finally {
+      this.beating = false;
+    }
   }
 
   /** The fallback poll: correctness when a ring was lost, expiry, and the orphan check. */
