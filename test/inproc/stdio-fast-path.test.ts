@@ -85,11 +85,15 @@ async function rawServer(env: Record<string, string>, name: string, fast: boolea
   };
 }
 
-/** Times, ids and the like differ between two runs; everything else must not. */
+/**
+ * Times, ids and the like differ between two runs; so does a peer's count of mail not yet
+ * delivered (the last dm races its delivery to the peer's server). Everything else must not.
+ */
 function normal(v: unknown): unknown {
   return JSON.parse(JSON.stringify(v)
     .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z/g, 'TIME')
-    .replace(/m_[0-9a-z]+/g, 'MSGID'));
+    .replace(/m_[0-9a-z]+/g, 'MSGID')
+    .replace(/(\\"pending\\": )\d+/g, '$1N'));
 }
 
 const call = (id: unknown, name: unknown, args?: unknown, extra: Record<string, unknown> = {}) =>
