@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { CodexEnv, withCodex } from './codex.js';
+import { waitForWho } from './agent-peers.js';
 import { ensureTmux, loadavg } from './harness-common.js';
 import {
   ResponsesRequest, developerMessages, functionCalls, isResponsesRequest, namespaceTools, newestText, offeredTools,
@@ -89,6 +90,10 @@ test('codex TUI (in-process): a typed prompt reaches the stand-in; who and a Use
     env.setHookReply('UserPromptSubmit', { hookSpecificOutput: { hookEventName: 'UserPromptSubmit', additionalContext: `prompt-ctx ${token}` } });
     const s = await env.startInteractive({ name: 'tui' });
     await s.ready(90_000);
+    // Under load the footer can show before "Booting MCP server" does, and a turn started then
+    // has no cc-dm tools ("unsupported call"): the server's session is live first, then ready again.
+    await waitForWho(env, name, {}, env.baseEnv({}), 60_000);
+    await s.ready(60_000);
     await s.submit('Who is there?');
     const withPrompt = await env.standin.waitForRequest((r) => newestText(r).includes('Who is there?'), 'the typed prompt', 60_000);
     assert.ok(developerMessages(withPrompt).some((m) => m.includes(token)), 'UserPromptSubmit additionalContext in the prompt request');
