@@ -69,7 +69,11 @@ export class Bell {
 
   /** A hook claimed mail that is not confirmed yet: the next confirm hook must run. */
   markClaims(): void {
-    writeFileSync(join(this.dir, 'claims'), '', { mode: 0o600 });
+    try {
+      writeFileSync(join(this.dir, 'claims'), '', { mode: 0o600 });
+    } catch {
+      // The folder is gone (the agent ended): its claims are settled at the name's next start.
+    }
   }
 
   /**
