@@ -251,13 +251,19 @@ function dbBytes(home: string): number {
 
 // --- the parts -----------------------------------------------------------------------------------
 
-async function historyCurve(o: ScaleOptions): Promise<Row[]> {
+/** A curve's rows by metric, in the order first measured; `put` adds the next point of one. */
+function curveRows(): { rows: Map<string, Row>; put: (metric: string, unit: string, v: number) => void } {
   const rows = new Map<string, Row>();
   const put = (metric: string, unit: string, v: number) => {
     const r = rows.get(metric) ?? { metric, unit, values: [] };
     r.values.push(v);
     rows.set(metric, r);
   };
+  return { rows, put };
+}
+
+async function historyCurve(o: ScaleOptions): Promise<Row[]> {
+  const { rows, put } = curveRows();
   const col = selfColumn('scale', 'scale', o.nodeArgs);
   for (const n of o.history) {
     o.log(`  history ${n}`);
@@ -314,12 +320,7 @@ async function historyCurve(o: ScaleOptions): Promise<Row[]> {
 }
 
 async function sessionsCurve(o: ScaleOptions): Promise<Row[]> {
-  const rows = new Map<string, Row>();
-  const put = (metric: string, unit: string, v: number) => {
-    const r = rows.get(metric) ?? { metric, unit, values: [] };
-    r.values.push(v);
-    rows.set(metric, r);
-  };
+  const { rows, put } = curveRows();
   const col = selfColumn('scale', 'scale', o.nodeArgs);
   for (const n of o.sessionCounts) {
     const needMb = n * 90;

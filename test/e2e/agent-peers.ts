@@ -103,3 +103,11 @@ export async function traceOf(env: TempRoot, id: string, vars: Record<string, st
     return undefined;
   }
 }
+
+/** Waits until the delivery of `id` is confirmed from the CLI's own transcript (`where`); its trace. */
+export function waitConfirmed(env: TempRoot, id: string, vars: Record<string, string>, where: string): Promise<TraceView> {
+  return waitUntil(async () => {
+    const x = await traceOf(env, id, vars);
+    return x?.recipients[0]?.confirmed_at ? x : undefined;
+  }, `${id} confirmed from ${where}`, 20_000);
+}

@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import { codexThreadName } from '../../src/channel/main.js';
 import { CODEX_DOORBELL } from '../../src/wake/codex-queue.js';
-import { cliShims, framedCount, framedText, peerDm, setupHost, startPeer, summary, traceOf, waitForWho, whoEntry } from './agent-peers.js';
+import { cliShims, framedCount, framedText, peerDm, setupHost, startPeer, summary, waitConfirmed, waitForWho, whoEntry } from './agent-peers.js';
 import { withCodex } from './codex.js';
 import { ensureTmux, loadavg, waitUntil } from './harness-common.js';
 import {
@@ -115,10 +115,7 @@ test('codex: setup, then a dm reaches the model when idle (woken), mid-turn and 
     const last = env.standin.modelRequests().filter((r) => threadIdOf(r) === thread).pop()!;
     for (const id of ids) assert.equal(framedCount(requestText(last), id), 1, `${id} framed once`);
     for (const id of ids) {
-      const tr = await waitUntil(async () => {
-        const x = await traceOf(env, id, vars);
-        return x?.recipients[0]?.confirmed_at ? x : undefined;
-      }, `${id} confirmed from the rollout`, 20_000);
+      const tr = await waitConfirmed(env, id, vars, 'the rollout');
       assert.equal(tr.recipients[0]!.delivered_via, 'hook');
     }
 

@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { cliShims, framedCount, framedText, peerDm, setupHost, startPeer, summary, traceOf, waitForWho } from './agent-peers.js';
+import { cliShims, framedCount, framedText, peerDm, setupHost, startPeer, summary, waitConfirmed, waitForWho } from './agent-peers.js';
 import { withGemini } from './gemini.js';
 import { ensureTmux, loadavg, waitUntil } from './harness-common.js';
 import {
@@ -124,10 +124,7 @@ test('gemini: setup, then a background cc-dm wait wakes the idle model for a dm;
     const history = contents(last).map((c) => JSON.stringify(c)).join('\n');
     for (const id of ids) assert.equal(framedCount(history, id), 1, `${id} framed once`);
     for (const id of ids) {
-      const tr = await waitUntil(async () => {
-        const x = await traceOf(env, id, vars);
-        return x?.recipients[0]?.confirmed_at ? x : undefined;
-      }, `${id} confirmed from the chat file`, 20_000);
+      const tr = await waitConfirmed(env, id, vars, 'the chat file');
       assert.equal(tr.recipients[0]!.delivered_via, 'hook');
     }
 
