@@ -270,6 +270,24 @@ for (const fx of stores()) {
       assert.equal((await alice.call('dm', { to: 'hk-pres', content: 'later' })).body.will_see, 'when_it_runs');
     });
 
+    test('a burst of presence writes leaves the last one in the store, whatever order the writes commit in', async () => {
+      const bob = await hooked('hk-flurry');
+      const alice = await w.start('hk-flurry-snd');
+      const file = join(bob.bell, '..', 'presence');
+      const seen = async () => (await alice.call('who')).body.sessions.find((s: any) => s.name === 'hk-flurry').presence;
+      // Hooks fire in quick succession (PreToolUse, PermissionRequest, PostToolUse): each write is
+      // read while the store writes of the ones before may still be in flight (on PostgreSQL, on
+      // other connections of the pool: without one write at a time, 1 run in 6 kept an older one).
+      for (let i = 0; i < 40; i++) {
+        writeFileSync(file, `${i % 2 ? 'working' : 'approval'}\n`);
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      writeFileSync(file, 'approval\n');
+      await until(async () => (await seen()) === 'approval', 5_000, 'presence approval');
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(await seen(), 'approval', 'no older write committed after the last one');
+    });
+
     test('a deleted bell is made again, and the answer changes the watched paths so Claude Code watches it again', async () => {
       const bob = await hooked('hk-unlink');
       rmSync(bob.bell);

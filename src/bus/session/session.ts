@@ -61,6 +61,8 @@ export class Session {
   private lastActiveWrite = 0;
   /** A heartbeat is under way (see heartbeat). */
   private beating = false;
+  /** The presence writes in flight, one after another (see presence()). */
+  private presenceQueue: Promise<void> = Promise.resolve();
   private readonly rate: RateLimit;
   private readonly registerRate: RateLimit;
   private readonly quota: QueueQuota;
@@ -200,12 +202,20 @@ export class Session {
     this.row = { ...this.row, agent_session: thread };
   }
 
-  /** The agent's hooks say what it is doing (working, idle, waiting for approval, offline). */
-  async presence(state: string): Promise<void> {
-    const presence = PRESENCE[state];
-    if (!presence || presence === this.row.presence) return;
-    await setPresence(this.core, this.row, presence);
-    this.row = { ...this.row, presence, presence_at: this.core.now() };
+  /**
+   * The agent's hooks say what it is doing (working, idle, waiting for approval, offline). One
+   * write at a time, in the order the hooks wrote: two in flight on a pool of connections can
+   * commit out of order and leave the older state in the store (seen once in ~10 PostgreSQL runs).
+   */
+  presence(state: string): Promise<void> {
+    const run = this.presenceQueue.then(async () => {
+      const presence = PRESENCE[state];
+      if (!presence || presence === this.row.presence) return;
+      await setPresence(this.core, this.row, presence);
+      this.row = { ...this.row, presence, presence_at: this.core.now() };
+    });
+    this.presenceQueue = run.catch(() => {});
+    return run;
   }
 
   private startTimers(): void {
@@ -352,7 +362,7 @@ export class Session {
     for (const t of this.timers) clearInterval(t);
     this.bell?.close();
     await this.core.doorbell.close();
-    await setPresence(this.core, this.row, 'offline').catch((e) => this.onError(e));
+    await this.presence('offline').catch((e) => this.onError(e));
     await this.core.store.endSession(this.row.id, reason, this.core.now());
   }
 }
