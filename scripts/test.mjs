@@ -57,9 +57,9 @@ try {
     pg = await startPostgres();
     env.CC_DM_TEST_PG_URL = pg.url;
   }
-  // e2e one file at a time: two at once took 164 s instead of 337 s, but on 2 cores Codex's
-  // in-process TUI then started a turn before its MCP servers were up (3 runs in 9).
-  const concurrency = { unit: 2, inproc: 2, integration: 2, console: 1, e2e: 1 };
+  // e2e two files at a time: 164 s instead of 337 s one at a time. Under that load Codex's
+  // in-process TUI may start a turn before cc-dm's tools are listed (3 runs in 9): its test asks again.
+  const concurrency = { unit: 2, inproc: 2, integration: 2, console: 1, e2e: 2 };
   for (const suite of suites) {
     if (suite === 'node24') {
       // Another Node from the npm registry, its own install tree: see scripts/other-node.mjs.
