@@ -7,6 +7,7 @@
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { Arrivals } from '../src/channel/arrivals.js';
 
 export interface Pushed {
   content: string;
@@ -26,7 +27,7 @@ const PRIVATE = /^(CC_DM_|CLAUDE)/;
 
 export class BenchPeer {
   readonly pushes: Pushed[] = [];
-  private waiters: (() => void)[] = [];
+  private readonly arrivals = new Arrivals();
   stderrText = '';
 
   private constructor(readonly name: string, readonly client: Client, readonly transport: StdioClientTransport) {}
@@ -42,9 +43,7 @@ export class BenchPeer {
       if (n.method === 'notifications/claude/channel') {
         const p = (n.params ?? {}) as Record<string, unknown>;
         peer.pushes.push({ content: String(p.content), meta: (p.meta ?? {}) as Record<string, string>, at: performance.now() });
-        const w = peer.waiters;
-        peer.waiters = [];
-        w.forEach((f) => f());
+        peer.arrivals.arrived();
       }
     };
     transport.stderr?.on('data', (d) => { if (peer.stderrText.length < 20_000) peer.stderrText += String(d); });
@@ -71,16 +70,8 @@ export class BenchPeer {
   }
 
   /** Resolves when `pred` holds over what arrived, or rejects after `ms` naming what is missing. */
-  async waitFor(pred: (p: BenchPeer) => boolean, ms: number, what: string): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!pred(this)) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out after ${ms} ms waiting for ${what} (got ${this.pushes.length} push(es))`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, Math.min(left, 200));
-        this.waiters.push(() => { clearTimeout(t); resolve(); });
-      });
-    }
+  waitFor(pred: (p: BenchPeer) => boolean, ms: number, what: string): Promise<void> {
+    return this.arrivals.until(() => pred(this), ms, what, () => `${this.pushes.length} push(es)`);
   }
 
   async close(): Promise<void> {

@@ -6,6 +6,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Arrivals } from './arrivals.js';
 
 export const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'cc-dm.js');
 
@@ -66,7 +67,7 @@ export class OfferingClient extends Client {
 export class Peer {
   readonly pushes: Pushed[] = [];
   readonly verdicts: { request_id: string; behavior: string; at: number }[] = [];
-  private waiters: (() => void)[] = [];
+  private readonly arrivals = new Arrivals();
   stderrText = '';
 
   private constructor(
@@ -104,9 +105,7 @@ export class Peer {
       } else if (n.method === 'notifications/claude/channel/permission') {
         peer.verdicts.push({ request_id: p.request_id as string, behavior: p.behavior as string, at: performance.now() });
       }
-      const w = peer.waiters;
-      peer.waiters = [];
-      w.forEach((f) => f());
+      peer.arrivals.arrived();
     };
     transport.stderr?.on('data', (d) => {
       peer.stderrText += String(d);
@@ -132,19 +131,13 @@ export class Peer {
   }
 
   /** Resolves when `pred` holds over what arrived, or rejects after `ms` naming what is missing. */
-  async waitFor(pred: (p: Peer) => boolean, ms: number, what: string): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!pred(this)) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out after ${ms} ms waiting for ${what} (got ${this.pushes.length} push(es))`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, Math.min(left, 200));
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
+  waitFor(pred: (p: Peer) => boolean, ms: number, what: string): Promise<void> {
+    return this.arrivals.until(
+      () => pred(this),
+      ms,
+      what,
+      () => `${this.pushes.length} push(es)`,
+    );
   }
 
   notify(method: string, params: Record<string, unknown>): Promise<void> {

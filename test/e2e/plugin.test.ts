@@ -70,11 +70,10 @@ test('the SessionStart hook puts the identity into the model context at start, a
     const text = messagesText(first);
     assert.match(text, /cc-dm identity: you are "gina"/, 'the identity from the hook is in the context');
     assert.match(text, /tester/, 'with the role');
-    // The plugin's skills and deferred tools are offered to the model.
+    // The plugin's skills are offered to the model.
     const all = requestText(first);
     assert.match(all, /cc-dm-messaging/, 'the messaging skill is listed');
     assert.match(all, /cc-dm-identity/, 'the identity skill is listed');
-    assert.ok(all.includes(`${PLUGIN_TOOL_PREFIX}dm`), `the dm tool is offered as ${PLUGIN_TOOL_PREFIX}dm`);
 
     gina.type('/clear');
     // The next prompt is typed once the clear is done (its SessionStart hook has run): typed
@@ -104,5 +103,10 @@ test('the SessionStart hook puts the identity into the model context at start, a
     const text3 = messagesText(third);
     assert.ok(!text3.includes('Second prompt BETA'), 'the context was compacted');
     assert.match(text3, /cc-dm identity: you are "gina"/, 'the identity is given again after compaction');
+    // And its tools, deferred. Not necessarily in the first request: Claude Code lists a server's
+    // tools after it has connected, and under load (2 cores, e2e two files at a time) a prompt
+    // typed at once went out before (once, in a CI run).
+    const offered = gina.standin.messageRequests().filter(isMainLoopRequest).some((r) => requestText(r).includes(`${PLUGIN_TOOL_PREFIX}dm`));
+    assert.ok(offered, `the dm tool is offered as ${PLUGIN_TOOL_PREFIX}dm`);
   });
 });

@@ -15,6 +15,7 @@ import type { Bus } from '../../src/bus/bus.js';
 import { openBus } from '../../src/bus/open.js';
 import { Session } from '../../src/bus/session/session.js';
 import { createChannelServer } from '../../src/channel/server.js';
+import { Arrivals } from '../../src/channel/arrivals.js';
 import { instructions } from '../../src/channel/instructions.js';
 import { OfferingClient, type Pushed } from '../../src/channel/peer.js';
 import { loadConfig } from '../../src/config.js';
@@ -72,7 +73,7 @@ function keepingLogger(tag: string, level: 'debug' | 'info' | 'warn' | 'error', 
 export class InProcPeer {
   readonly pushes: Pushed[] = [];
   readonly verdicts: { request_id: string; behavior: string; at: number }[] = [];
-  private waiters: (() => void)[] = [];
+  private readonly arrivals = new Arrivals();
   private closing?: Promise<void>;
 
   constructor(
@@ -100,16 +101,8 @@ export class InProcPeer {
   }
 
   /** As Peer.waitFor: resolves when `pred` holds over what arrived, or rejects after `ms` naming what is missing. */
-  async waitFor(pred: (p: InProcPeer) => boolean, ms: number, what: string): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!pred(this)) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out after ${ms} ms waiting for ${what} (at ${this.name}: got ${this.pushes.length} push(es), ${this.verdicts.length} verdict(s))`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, Math.min(left, 100));
-        this.waiters.push(() => { clearTimeout(t); resolve(); });
-      });
-    }
+  waitFor(pred: (p: InProcPeer) => boolean, ms: number, what: string): Promise<void> {
+    return this.arrivals.until(() => pred(this), ms, what, () => `at ${this.name}: ${this.pushes.length} push(es), ${this.verdicts.length} verdict(s)`);
   }
 
   /** A notification from the client (a permission request, as Claude Code sends it). */
@@ -139,9 +132,7 @@ export class InProcPeer {
     } else if (n.method === 'notifications/claude/channel/permission') {
       this.verdicts.push({ request_id: p.request_id as string, behavior: p.behavior as string, at: performance.now() });
     }
-    const w = this.waiters;
-    this.waiters = [];
-    w.forEach((f) => f());
+    this.arrivals.arrived();
   }
 }
 
