@@ -13,18 +13,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Script, Standin, startStandin, defaultScript } from './standin.js';
+import { CC_DM_BIN, DEFAULT_TIMEOUT, REPO_ROOT, ensureTmux, log, readText, safe, shq, tail, waitUntil } from './harness-common.js';
 import { sleep } from '../support/wait.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-
-/** The repository root (this file runs from dist/test/e2e/ or test/e2e/). */
-export const REPO_ROOT = findRepoRoot(here);
+export { CC_DM_BIN, E2E_DIST_DIR, REPO_ROOT, ensureTmux, log, waitUntil } from './harness-common.js';
 export const CLAUDE_BIN = path.join(REPO_ROOT, 'node_modules', '.bin', 'claude');
-export const CC_DM_BIN = path.join(REPO_ROOT, 'bin', 'cc-dm.js');
-/** Compiled helpers (the push-only server) live next to this file in dist/. */
-export const E2E_DIST_DIR = here;
 
 /** A dummy key: the stand-in accepts anything; .claude.json pre-approves its last 20 chars. */
 export const DUMMY_API_KEY = 'sk-ant-api03-ccdm-e2e-' + 'x'.repeat(64) + '-e2eAA';
@@ -35,80 +29,6 @@ export const PLUGIN_SERVER = 'plugin:cc-dm:cc-dm';
 export const PLUGIN_TOOL_PREFIX = 'mcp__plugin_cc-dm_cc-dm__';
 export const pluginTool = (tool: string) => PLUGIN_TOOL_PREFIX + tool;
 export const PLUGIN_CHANNEL = 'plugin:cc-dm@cc-dm';
-
-const DEFAULT_TIMEOUT = 30_000;
-
-function findRepoRoot(start: string): string {
-  let dir = start;
-  for (;;) {
-    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, '.claude-plugin'))) return dir;
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error(`cannot find the cc-dm repository root above ${start}`);
-    dir = up;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Small utilities
-
-/**
- * Poll `check` until it returns a value other than undefined/false, or fail after timeoutMs with
- * a message naming `what`. `detail` adds context to the failure (e.g. the last log lines).
- */
-export async function waitUntil<T>(
-  check: () => T | undefined | false | Promise<T | undefined | false>,
-  what: string,
-  timeoutMs = DEFAULT_TIMEOUT,
-  detail?: () => string,
-  intervalMs = 25,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v as T;
-    if (Date.now() > deadline) {
-      let extra = '';
-      try {
-        extra = detail ? `\n${detail()}` : '';
-      } catch {
-        /* ignore */
-      }
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${extra}`);
-    }
-    await sleep(intervalMs);
-  }
-}
-
-/** Progress lines on stderr when CC_DM_E2E_VERBOSE=1. */
-export function log(msg: string): void {
-  if (process.env.CC_DM_E2E_VERBOSE === '1') process.stderr.write(`[e2e ${new Date().toISOString().slice(11, 23)}] ${msg}\n`);
-}
-
-function readText(file: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch {
-    return '';
-  }
-}
-
-function tail(text: string, lines: number): string {
-  return text.split('\n').slice(-lines).join('\n');
-}
-
-/** Make sure tmux is there: install it with apt-get if we can, else fail naming it. */
-export function ensureTmux(): void {
-  if (spawnSync('tmux', ['-V'], { stdio: 'ignore' }).status === 0) return;
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (isRoot && spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status === 0) {
-    spawnSync('apt-get', ['update'], { stdio: 'ignore', timeout: 300_000 });
-    spawnSync('apt-get', ['install', '-y', 'tmux'], {
-      stdio: 'ignore', timeout: 300_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-    });
-    if (spawnSync('tmux', ['-V'], { stdio: 'ignore' }).status === 0) return;
-  }
-  throw new Error('the e2e tests need tmux (the system package "tmux"); install it, e.g. apt-get install -y tmux');
-}
 
 /** Check the prerequisites the e2e tests cannot do without; returns a reason to skip or undefined. */
 export function missingPrerequisite(): string | undefined {
@@ -515,14 +435,6 @@ export class E2eEnv {
     }
     fs.rmSync(this.root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
-}
-
-function safe(s: string): string {
-  return s.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 40);
-}
-
-function shq(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 /**

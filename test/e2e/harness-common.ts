@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT } from './agent-clis.js';
 import { pidAlive } from './proc.js';
+import { sleep } from '../support/wait.js';
 
 export { REPO_ROOT } from './agent-clis.js';
 export const CC_DM_BIN = path.join(REPO_ROOT, 'bin', 'cc-dm.js');
@@ -16,10 +17,6 @@ export const PROBE_MCP = path.join(E2E_DIST_DIR, 'probe-mcp.js');
 export const PROBE_HOOK = path.join(E2E_DIST_DIR, 'probe-hook.js');
 
 export const DEFAULT_TIMEOUT = 30_000;
-
-export function delay(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 /** Poll `check` until it returns something other than undefined/false; fail after timeoutMs naming `what`. */
 export async function waitUntil<T>(
@@ -42,10 +39,11 @@ export async function waitUntil<T>(
       }
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${extra}`);
     }
-    await delay(intervalMs);
+    await sleep(intervalMs);
   }
 }
 
+/** Progress lines on stderr when CC_DM_E2E_VERBOSE=1. */
 export function log(msg: string): void {
   if (process.env.CC_DM_E2E_VERBOSE === '1') process.stderr.write(`[e2e ${new Date().toISOString().slice(11, 23)}] ${msg}\n`);
 }

@@ -9,13 +9,10 @@
 // X" with a bounded wait.
 
 import http from 'node:http';
-import { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { Recorded, RequestLog, Waitable, closeServer, listenLocal, nowMs, parseJson, readBody, sseFrame } from './recorder.js';
 
-/** Wall-clock time in milliseconds with sub-millisecond precision; comparable across processes. */
-export function nowMs(): number {
-  return performance.timeOrigin + performance.now();
-}
+export { nowMs } from './recorder.js';
 
 export interface ContentBlock {
   type: string;
@@ -34,21 +31,8 @@ export interface ApiMessage {
   content: string | ContentBlock[];
 }
 
-export interface RecordedRequest {
-  /** Sequence number within this stand-in, from 0. */
-  seq: number;
-  /** Arrival time (nowMs()) of the request's first byte of headers being handled. */
-  at: number;
-  method: string;
-  path: string;
-  headers: http.IncomingHttpHeaders;
-  /** Parsed JSON body (undefined for HEAD/GET). */
-  body: any;
-  /** Time the reply was fully written (nowMs()), once it is. */
-  repliedAt?: number;
-  /** What the script answered. */
-  reply?: Reply;
-}
+/** A request as recorded, with what the script answered (model requests only). */
+export type RecordedRequest = Recorded<Reply>;
 
 export type Reply =
   | { text: string }
@@ -57,19 +41,11 @@ export type Reply =
 
 export type Script = (req: RecordedRequest, standin: Standin) => Reply | Promise<Reply>;
 
-export interface Standin {
+export interface Standin extends Waitable<RecordedRequest> {
   url: string;
   port: number;
-  requests: RecordedRequest[];
   /** Replace the script (takes effect for the next request). */
   setScript(script: Script): void;
-  /** Wait until a recorded request (index >= fromSeq) satisfies pred. */
-  waitForRequest(
-    pred: (r: RecordedRequest) => boolean,
-    what: string,
-    timeoutMs?: number,
-    fromSeq?: number,
-  ): Promise<RecordedRequest>;
   /** Model requests only (POST /v1/messages, not count_tokens). */
   messageRequests(): RecordedRequest[];
   close(): Promise<void>;
@@ -246,7 +222,7 @@ export function lastToolResultText(r: RecordedRequest, tool: string): string | u
 // The server
 
 function sse(res: http.ServerResponse, event: string, data: unknown): void {
-  res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  res.write(sseFrame(event, data));
 }
 
 function messageId(): string {
@@ -273,18 +249,13 @@ export const defaultScript: Script = () => ({ text: 'OK.' });
 
 export async function startStandin(script: Script = defaultScript, label = 'standin'): Promise<Standin> {
   let current = script;
-  const requests: RecordedRequest[] = [];
-  const waiters = new Set<() => void>();
-  const notify = () => {
-    for (const w of [...waiters]) w();
-  };
+  const log = new RequestLog<RecordedRequest>(label, lastMessageText, isMessagesRequest);
 
   const server = http.createServer((req, res) => {
     const at = nowMs();
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      void handle(req, res, at, Buffer.concat(chunks).toString('utf8')).catch((err) => {
+    readBody(req)
+      .then((raw) => handle(req, res, at, raw))
+      .catch((err) => {
         try {
           res.writeHead(500, { 'content-type': 'application/json' });
           res.end(JSON.stringify({ type: 'error', error: { type: 'api_error', message: String(err) } }));
@@ -292,47 +263,35 @@ export async function startStandin(script: Script = defaultScript, label = 'stan
           /* already sent */
         }
       });
-    });
   });
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse, at: number, raw: string) {
     const method = req.method ?? 'GET';
     const path = req.url ?? '/';
-    let body: any;
-    if (raw) {
-      try {
-        body = JSON.parse(raw);
-      } catch {
-        body = { raw };
-      }
-    }
-    const rec: RecordedRequest = { seq: requests.length, at, method, path, headers: req.headers, body };
-    requests.push(rec);
-
+    const body = parseJson(raw);
+    // Recorded first, so waiters see the request at once; then the script is asked.
+    const rec: RecordedRequest = { seq: log.nextSeq(), at, method, path, headers: req.headers, body };
+    log.add(rec);
+    const done = () => {
+      rec.repliedAt = nowMs();
+      log.notify();
+    };
     if (method === 'HEAD' || method === 'GET') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(method === 'GET' ? '{}' : undefined);
-      rec.repliedAt = nowMs();
-      notify();
-      return;
+      return done();
     }
     if (method === 'POST' && /^\/v1\/messages\/count_tokens/.test(path)) {
       const n = Math.max(1, Math.ceil(raw.length / 4));
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ input_tokens: n }));
-      rec.repliedAt = nowMs();
-      notify();
-      return;
+      return done();
     }
     if (!(method === 'POST' && /^\/v1\/messages(\?|$)/.test(path))) {
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ type: 'error', error: { type: 'not_found_error', message: `no route ${path}` } }));
-      rec.repliedAt = nowMs();
-      notify();
-      return;
+      return done();
     }
-    // Record first (so waiters see the request at once), then ask the script.
-    notify();
     let reply: Reply;
     try {
       reply = await current(rec, api);
@@ -343,9 +302,7 @@ export async function startStandin(script: Script = defaultScript, label = 'stan
     if ('error' in reply) {
       res.writeHead(reply.error.status, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ type: 'error', error: { type: reply.error.type, message: reply.error.message } }));
-      rec.repliedAt = nowMs();
-      notify();
-      return;
+      return done();
     }
     const blocks = replyBlocks(reply);
     const stop = blocks.some((b) => b.type === 'tool_use') ? 'tool_use' : 'end_turn';
@@ -360,9 +317,7 @@ export async function startStandin(script: Script = defaultScript, label = 'stan
           stop_reason: stop, stop_sequence: null, usage,
         }),
       );
-      rec.repliedAt = nowMs();
-      notify();
-      return;
+      return done();
     }
     res.writeHead(200, {
       'content-type': 'text/event-stream',
@@ -400,76 +355,23 @@ export async function startStandin(script: Script = defaultScript, label = 'stan
     });
     sse(res, 'message_stop', { type: 'message_stop' });
     res.end();
-    rec.repliedAt = nowMs();
-    notify();
+    done();
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-
+  const port = await listenLocal(server);
   const api: Standin = {
     url: `http://127.0.0.1:${port}`,
     port,
-    requests,
+    requests: log.requests,
+    nextSeq: () => log.nextSeq(),
+    waitForRequest: (pred, what, timeoutMs, fromSeq) => log.waitForRequest(pred, what, timeoutMs, fromSeq),
     setScript(s) {
       current = s;
     },
     messageRequests() {
-      return requests.filter(isMessagesRequest);
+      return log.requests.filter(isMessagesRequest);
     },
-    waitForRequest(pred, what, timeoutMs = 30_000, fromSeq = 0) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          for (let i = fromSeq; i < requests.length; i++) {
-            const r = requests[i];
-            let ok = false;
-            try {
-              ok = pred(r);
-            } catch {
-              ok = false;
-            }
-            if (ok) {
-              cleanup();
-              resolve(r);
-              return true;
-            }
-          }
-          return false;
-        };
-        const timer = setTimeout(() => {
-          cleanup();
-          const seen = requests
-            .slice(fromSeq)
-            .filter(isMessagesRequest)
-            .map((r) => `#${r.seq}: ${lastMessageText(r).slice(0, 200).replace(/\s+/g, ' ')}`)
-            .slice(-6)
-            .join('\n  ');
-          reject(
-            new Error(
-              `${label}: timed out after ${timeoutMs} ms waiting for ${what}; ` +
-                `${requests.length - fromSeq} request(s) seen since #${fromSeq}` +
-                (seen ? `, last model requests (last message):\n  ${seen}` : ''),
-            ),
-          );
-        }, timeoutMs);
-        const cleanup = () => {
-          clearTimeout(timer);
-          waiters.delete(waiter);
-        };
-        const waiter = () => {
-          check();
-        };
-        waiters.add(waiter);
-        check();
-      });
-    },
-    async close() {
-      server.closeAllConnections?.();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: () => closeServer(server),
   };
   return api;
 }
