@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Script, Standin, startStandin, defaultScript } from './standin.js';
-import { CC_DM_BIN, DEFAULT_TIMEOUT, REPO_ROOT, ensureTmux, log, readText, safe, shq, tail, waitUntil } from './harness-common.js';
+import { CC_DM_BIN, DEFAULT_TIMEOUT, REPO_ROOT, ensureTmux, log, readText, runBounded, safe, shq, tail, waitUntil, type RunResult } from './harness-common.js';
 import { sleep } from '../support/wait.js';
 
 export { CC_DM_BIN, E2E_DIST_DIR, REPO_ROOT, ensureTmux, log, waitUntil } from './harness-common.js';
@@ -177,41 +177,14 @@ export class E2eEnv {
    * Run a `claude` subcommand (plugin management, mcp list) with this HOME, bounded. Without an
    * API key: with one, these commands spend ~17 s each on network attempts that fail offline.
    */
-  async claudeCommand(args: string[], timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  async claudeCommand(args: string[], timeoutMs = 120_000): Promise<RunResult> {
     const env = this.baseEnv();
     delete env.ANTHROPIC_API_KEY;
     return this.run(CLAUDE_BIN, args, env, timeoutMs, `claude ${args.join(' ')}`);
   }
 
-  private run(
-    cmd: string,
-    args: string[],
-    env: Record<string, string>,
-    timeoutMs: number,
-    what: string,
-  ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(cmd, args, { cwd: this.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-      this.children.add(child);
-      let stdout = '';
-      let stderr = '';
-      child.stdout!.on('data', (d) => (stdout += d));
-      child.stderr!.on('data', (d) => (stderr += d));
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`${what} did not finish within ${timeoutMs} ms\nstdout: ${tail(stdout, 20)}\nstderr: ${tail(stderr, 20)}`));
-      }, timeoutMs);
-      child.on('error', (err) => {
-        clearTimeout(timer);
-        this.children.delete(child);
-        reject(err);
-      });
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        this.children.delete(child);
-        resolve({ code, stdout, stderr });
-      });
-    });
+  private run(cmd: string, args: string[], env: Record<string, string>, timeoutMs: number, what: string): Promise<RunResult> {
+    return runBounded(this.children, cmd, args, env, timeoutMs, what, this.cwd);
   }
 
   async installPlugin(marketplaceDir: string): Promise<void> {
@@ -407,7 +380,7 @@ export class E2eEnv {
   }
 
   /** Run the cc-dm CLI against this test's store. */
-  ccdm(args: string[], timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  ccdm(args: string[], timeoutMs = 30_000): Promise<RunResult> {
     return this.run(process.execPath, [CC_DM_BIN, ...args], this.baseEnv(), timeoutMs, `cc-dm ${args.join(' ')}`);
   }
 

@@ -119,6 +119,46 @@ function readJsonl<T>(file: string): T[] {
 }
 
 /** Roots not yet cleaned up: if the test process is stopped, end what they started (synchronously). */
+/**
+ * Runs a command with an exact environment, bounded (SIGKILL after `timeoutMs`, failing with the
+ * tails of its output); resolves when it exits. `children` holds it while it runs, for cleanup.
+ */
+export function runBounded(
+  children: Set<ChildProcess>,
+  cmd: string,
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs: number,
+  what: string,
+  cwd: string,
+  input?: string,
+): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now();
+    const child = spawn(cmd, args, { cwd, env, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    children.add(child);
+    if (input !== undefined) child.stdin!.end(input);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${what} did not finish within ${timeoutMs} ms\nstdout: ${tail(stdout, 20)}\nstderr: ${tail(stderr, 20)}`));
+    }, timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      children.delete(child);
+      reject(err);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      children.delete(child);
+      resolve({ code, signal, stdout, stderr, ms: Date.now() - t0 });
+    });
+  });
+}
+
 const liveRoots = new Set<TempRoot>();
 function emergencyCleanup(): void {
   for (const r of liveRoots) r.endNow();
@@ -205,30 +245,7 @@ export class TempRoot {
 
   /** Runs a command with an exact environment, bounded; resolves when it exits. */
   run(cmd: string, args: string[], env: Record<string, string>, timeoutMs: number, what: string, cwd = this.cwd, input?: string): Promise<RunResult> {
-    return new Promise((resolve, reject) => {
-      const t0 = Date.now();
-      const child = spawn(cmd, args, { cwd, env, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-      this.children.add(child);
-      if (input !== undefined) child.stdin!.end(input);
-      let stdout = '';
-      let stderr = '';
-      child.stdout!.on('data', (d) => (stdout += d));
-      child.stderr!.on('data', (d) => (stderr += d));
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`${what} did not finish within ${timeoutMs} ms\nstdout: ${tail(stdout, 20)}\nstderr: ${tail(stderr, 20)}`));
-      }, timeoutMs);
-      child.on('error', (err) => {
-        clearTimeout(timer);
-        this.children.delete(child);
-        reject(err);
-      });
-      child.on('close', (code, signal) => {
-        clearTimeout(timer);
-        this.children.delete(child);
-        resolve({ code, signal, stdout, stderr, ms: Date.now() - t0 });
-      });
-    });
+    return runBounded(this.children, cmd, args, env, timeoutMs, what, cwd, input);
   }
 
   /** tmux on this root's private server, ignoring ~/.tmux.conf. */

@@ -112,6 +112,39 @@ export class RequestLog<T extends Recorded> implements Waitable<T> {
   }
 }
 
+/**
+ * The HTTP side of a stand-in: each request is recorded in `log` once its body is in (stamped with
+ * the time its handling began, so waiters see it at once), then `handle` answers it and calls
+ * `done` when the reply is written. A handler that throws answers 500 with `errorBody`, in the
+ * error shape of the API the stand-in plays.
+ */
+export function recordingServer<T extends Recorded>(
+  log: RequestLog<T>,
+  handle: (rec: T, raw: string, res: http.ServerResponse, done: () => void) => Promise<void>,
+  errorBody: (message: string) => unknown,
+): http.Server {
+  return http.createServer((req, res) => {
+    const at = nowMs();
+    readBody(req)
+      .then((raw) => {
+        const rec = { seq: log.nextSeq(), at, method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, body: parseJson(raw) } as T;
+        log.add(rec);
+        return handle(rec, raw, res, () => {
+          rec.repliedAt = nowMs();
+          log.notify();
+        });
+      })
+      .catch((err) => {
+        try {
+          res.writeHead(500, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(errorBody(String(err))));
+        } catch {
+          /* already sent */
+        }
+      });
+  });
+}
+
 /** Reads a whole request body; resolves with it as text. */
 export function readBody(req: http.IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -14,7 +14,7 @@
 // that routes to the default model, or a plain "OK").
 
 import http from 'node:http';
-import { Recorded, RequestLog, Waitable, closeServer, listenLocal, nowMs, parseJson, readBody, sseFrame } from './recorder.js';
+import { closeServer, listenLocal, Recorded, recordingServer, RequestLog, sseFrame, Waitable } from './recorder.js';
 
 export { nowMs } from './recorder.js';
 
@@ -226,29 +226,9 @@ export async function startGeminiStandin(
   let side = sideScript;
   const log = new RequestLog<GeminiRequest>(label, (r) => newestText(r), isStreamRequest);
 
-  const server = http.createServer((req, res) => {
-    const at = nowMs();
-    readBody(req)
-      .then((raw) => handle(req, res, at, raw))
-      .catch((err) => {
-        try {
-          res.writeHead(500, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ error: { code: 500, message: String(err), status: 'INTERNAL' } }));
-        } catch {
-          /* already sent */
-        }
-      });
-  });
+  const server = recordingServer(log, handle, (message) => ({ error: { code: 500, message, status: 'INTERNAL' } }));
 
-  async function handle(req: http.IncomingMessage, res: http.ServerResponse, at: number, raw: string) {
-    const rec: GeminiRequest = {
-      seq: log.nextSeq(), at, method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, body: parseJson(raw),
-    };
-    log.add(rec);
-    const done = () => {
-      rec.repliedAt = nowMs();
-      log.notify();
-    };
+  async function handle(rec: GeminiRequest, raw: string, res: http.ServerResponse, done: () => void) {
     const model = modelOf(rec) ?? 'gemini-standin';
     const usage = { promptTokenCount: Math.max(1, Math.ceil(raw.length / 4)), candidatesTokenCount: 5, totalTokenCount: Math.ceil(raw.length / 4) + 5 };
     if (isCountTokens(rec)) {

@@ -17,7 +17,7 @@
 
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { Recorded, RequestLog, Waitable, closeServer, listenLocal, nowMs, parseJson, readBody, sseFrame } from './recorder.js';
+import { closeServer, listenLocal, Recorded, recordingServer, RequestLog, sseFrame, Waitable } from './recorder.js';
 
 export { nowMs } from './recorder.js';
 
@@ -256,29 +256,9 @@ export async function startResponsesStandin(
   let current = script;
   const log = new RequestLog<ResponsesRequest>(label, (r) => newestText(r), isResponsesRequest);
 
-  const server = http.createServer((req, res) => {
-    const at = nowMs();
-    readBody(req)
-      .then((raw) => handle(req, res, at, raw))
-      .catch((err) => {
-        try {
-          res.writeHead(500, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ error: { message: String(err), type: 'server_error' } }));
-        } catch {
-          /* already sent */
-        }
-      });
-  });
+  const server = recordingServer(log, handle, (message) => ({ error: { message, type: 'server_error' } }));
 
-  async function handle(req: http.IncomingMessage, res: http.ServerResponse, at: number, raw: string) {
-    const rec: ResponsesRequest = {
-      seq: log.nextSeq(), at, method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, body: parseJson(raw),
-    };
-    log.add(rec);
-    const done = () => {
-      rec.repliedAt = nowMs();
-      log.notify();
-    };
+  async function handle(rec: ResponsesRequest, raw: string, res: http.ServerResponse, done: () => void) {
     if (rec.method === 'GET' && /^\/v1\/models(\?|$)/.test(rec.path)) {
       // Not asked for by Codex 0.171.0 with a custom provider; answered anyway (an empty list).
       res.writeHead(200, { 'content-type': 'application/json' });

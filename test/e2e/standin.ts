@@ -10,7 +10,7 @@
 
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { Recorded, RequestLog, Waitable, closeServer, listenLocal, nowMs, parseJson, readBody, sseFrame } from './recorder.js';
+import { closeServer, listenLocal, Recorded, recordingServer, RequestLog, sseFrame, Waitable } from './recorder.js';
 
 export { nowMs } from './recorder.js';
 
@@ -251,31 +251,10 @@ export async function startStandin(script: Script = defaultScript, label = 'stan
   let current = script;
   const log = new RequestLog<RecordedRequest>(label, lastMessageText, isMessagesRequest);
 
-  const server = http.createServer((req, res) => {
-    const at = nowMs();
-    readBody(req)
-      .then((raw) => handle(req, res, at, raw))
-      .catch((err) => {
-        try {
-          res.writeHead(500, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ type: 'error', error: { type: 'api_error', message: String(err) } }));
-        } catch {
-          /* already sent */
-        }
-      });
-  });
+  const server = recordingServer(log, handle, (message) => ({ type: 'error', error: { type: 'api_error', message } }));
 
-  async function handle(req: http.IncomingMessage, res: http.ServerResponse, at: number, raw: string) {
-    const method = req.method ?? 'GET';
-    const path = req.url ?? '/';
-    const body = parseJson(raw);
-    // Recorded first, so waiters see the request at once; then the script is asked.
-    const rec: RecordedRequest = { seq: log.nextSeq(), at, method, path, headers: req.headers, body };
-    log.add(rec);
-    const done = () => {
-      rec.repliedAt = nowMs();
-      log.notify();
-    };
+  async function handle(rec: RecordedRequest, raw: string, res: http.ServerResponse, done: () => void) {
+    const { method, path, body } = rec;
     if (method === 'HEAD' || method === 'GET') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(method === 'GET' ? '{}' : undefined);
