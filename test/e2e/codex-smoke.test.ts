@@ -96,9 +96,10 @@ test('codex TUI (in-process): a typed prompt reaches the stand-in; who and a Use
     const s = await env.startInteractive({ name: 'tui' });
     await s.ready(90_000);
     await waitForWho(env, name, {}, env.baseEnv({}), 60_000);
+    let stops = 0;
     for (let turn = 1; ; turn++) {
       await s.ready(60_000);
-      const stops = env.hookRecords('Stop').length;
+      stops = env.hookRecords('Stop').length;
       const prompt = `Who is there? (${turn})`;
       await s.submit(prompt);
       const withPrompt = await env.standin.waitForRequest((r) => newestText(r).includes(prompt), 'the typed prompt', 60_000);
@@ -113,6 +114,6 @@ test('codex TUI (in-process): a typed prompt reaches the stand-in; who and a Use
     assert.ok(text.includes('{'), `who answered with JSON: ${text}`);
     const json = JSON.parse(text.slice(text.indexOf('{')));
     assert.equal(json.you, name);
-    await env.waitForHook((h) => h.label === 'Stop', 'the Stop hook at the end of the turn', 30_000);
+    await env.waitForHook((h) => h.label === 'Stop' && env.hookRecords('Stop').length > stops, 'the Stop hook at the end of the turn', 30_000);
   });
 });

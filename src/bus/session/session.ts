@@ -205,7 +205,7 @@ export class Session {
   /**
    * The agent's hooks say what it is doing (working, idle, waiting for approval, offline). One
    * write at a time, in the order the hooks wrote: two in flight on a pool of connections can
-   * commit out of order and leave the older state in the store (seen once in ~10 PostgreSQL runs).
+   * commit out of order and leave the older state in the store (a burst test on PostgreSQL: 1 run in 6).
    */
   presence(state: string): Promise<void> {
     const run = this.presenceQueue.then(async () => {
