@@ -329,11 +329,7 @@ export class SqliteStore implements Store {
       .pluck()
       .get(reply.recipientKey) as number;
     if (delivered === 0) return;
-    const sent = this.sql(
-      `SELECT count(*) FROM (SELECT 1 FROM messages INDEXED BY messages_from WHERE from_key = ? LIMIT ${PAIR_SIDE_CAP})`,
-    )
-      .pluck()
-      .get(reply.senderKey) as number;
+    const sent = this.sentUpToCap(reply.senderKey);
     // Both sides past the cap: the sent side, whose list of seqs costs a third of a delivery
     // checked one by one (20,000 each: 2.8 against 10 ms).
     if (delivered <= sent && delivered < PAIR_SIDE_CAP)
@@ -519,17 +515,20 @@ export class SqliteStore implements Store {
    * smaller side, 0.61 ms.
    */
   private pairSide(fromKey: string, toKey: string): PairSide {
-    const sent = this.sql(
-      `SELECT count(*) FROM (SELECT 1 FROM messages INDEXED BY messages_from WHERE from_key = ? LIMIT ${PAIR_SIDE_CAP})`,
-    )
-      .pluck()
-      .get(fromKey) as number;
+    const sent = this.sentUpToCap(fromKey);
     const received = this.sql(
       `SELECT count(*) FROM (SELECT 1 FROM deliveries INDEXED BY deliveries_recipient WHERE recipient_key = ? LIMIT ${PAIR_SIDE_CAP})`,
     )
       .pluck()
       .get(toKey) as number;
     return received < sent ? 'received' : 'sent';
+  }
+
+  /** How many messages `fromKey` has sent, counted up to PAIR_SIDE_CAP through its index (a few µs). */
+  private sentUpToCap(fromKey: string): number {
+    return this.sql(`SELECT count(*) FROM (SELECT 1 FROM messages INDEXED BY messages_from WHERE from_key = ? LIMIT ${PAIR_SIDE_CAP})`)
+      .pluck()
+      .get(fromKey) as number;
   }
 
   hasWritten(fromKey: string, toKey: string, since?: number | null): Promise<boolean> {
@@ -587,6 +586,11 @@ export class SqliteStore implements Store {
     // age: retention never drops what was not yet delivered) instead of reading it again each batch.
     let cursor = Number.MIN_SAFE_INTEGER;
     let batches = 0;
+    /** Between two transactions: a checkpoint every so many, and the lock left free as long as the last one held it. */
+    const pause = async (t0: number) => {
+      if (++batches % PRUNE_CHECKPOINT_EVERY === 0) this.c.checkpoints?.now();
+      await sleep(Math.max(1, performance.now() - t0));
+    };
     for (;;) {
       const t0 = performance.now();
       const n = await this.c.write(() => {
@@ -602,8 +606,7 @@ export class SqliteStore implements Store {
       });
       messages += n;
       if (n < PRUNE_BATCH) break;
-      if (++batches % PRUNE_CHECKPOINT_EVERY === 0) this.c.checkpoints?.now();
-      await sleep(Math.max(1, performance.now() - t0));
+      await pause(t0);
     }
     const sessions = await this.c.write(() => {
       const ended = this.sql('DELETE FROM sessions WHERE ended_at IS NOT NULL AND ended_at < ?').run(before).changes;
@@ -621,8 +624,7 @@ export class SqliteStore implements Store {
         const t0 = performance.now();
         // exec, not a statement's run(): each step of the pragma frees one page.
         await this.c.write(() => this.c.db.exec(`PRAGMA incremental_vacuum(${VACUUM_STEP_PAGES})`));
-        if (++batches % PRUNE_CHECKPOINT_EVERY === 0) this.c.checkpoints?.now();
-        await sleep(Math.max(1, performance.now() - t0));
+        await pause(t0);
       }
     }
     // Best effort: a reader in the middle of the log only keeps it from shrinking now. TRUNCATE
