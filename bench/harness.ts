@@ -41,18 +41,6 @@ export function selfModes(which: string, pollOnlyMs: number, nodeArgs: readonly 
   return which === 'both' ? all : all.filter((m) => m.key === which || (which === 'poll' && m.key === 'poll-only'));
 }
 
-/** The node flags of the shipped launch command (.claude-plugin/plugin.json), before the script. */
-export function pluginNodeArgs(): string[] {
-  try {
-    const manifest = JSON.parse(readFileSync(join(ROOT, '.claude-plugin', 'plugin.json'), 'utf8'));
-    const args: string[] = manifest.mcpServers?.['cc-dm']?.args ?? [];
-    const script = args.findIndex((a) => a.endsWith('cc-dm.js'));
-    return script > 0 ? args.slice(0, script) : [];
-  } catch {
-    return [];
-  }
-}
-
 /** The store to run on: SQLite in a temp home, or a fresh database on a PostgreSQL server. */
 export async function storeFixture(kind: 'sqlite' | 'postgres'): Promise<{ fixture: StoreFixture; stop(): Promise<void> }> {
   if (kind === 'sqlite') return { fixture: stores().find((s) => s.kind === 'sqlite')!, stop: async () => {} };

@@ -15,7 +15,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Cluster, pluginNodeArgs, ready, selfColumn, send, storeFixture } from './harness.js';
+import { Cluster, ready, selfColumn, send, storeFixture } from './harness.js';
+import { SERVER_NODE_FLAGS } from '../src/launch.js';
 import { schedSeconds } from './proc.js';
 import { percentile } from './stats.js';
 
@@ -86,7 +87,7 @@ async function main(): Promise<void> {
 async function oneRound(values: { messages: string; warmup: string; keep?: string; 'node-args'?: string; top: string; profile: boolean }, round: number): Promise<void> {
   const messages = Number(values.messages);
   const dir = values.keep ?? mkdtempSync(join(tmpdir(), 'ccdm-prof-'));
-  const nodeArgs = values['node-args'] !== undefined ? values['node-args'].split(/\s+/).filter(Boolean) : pluginNodeArgs();
+  const nodeArgs = values['node-args'] !== undefined ? values['node-args'].split(/\s+/).filter(Boolean) : [...SERVER_NODE_FLAGS];
   const column = selfColumn('prof', 'profiled', values.profile ? [...nodeArgs, '--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=50'] : nodeArgs);
   const { fixture, stop } = await storeFixture('sqlite');
   const c = await Cluster.create(fixture, column);

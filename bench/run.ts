@@ -14,7 +14,8 @@
 import { cpus, loadavg, setPriority } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { Cluster, pluginNodeArgs, selfColumn, selfModes, storeFixture, type Column } from './harness.js';
+import { Cluster, selfColumn, selfModes, storeFixture, type Column } from './harness.js';
+import { SERVER_NODE_FLAGS } from '../src/launch.js';
 import { commandArgv } from './client.js';
 import { broadcastLatency, dmLatency } from './latency.js';
 import { backToBack, fanIn } from './load.js';
@@ -92,7 +93,7 @@ const only = (v.only?.split(',').map((s) => s.trim()).filter(Boolean) ?? [...(co
 for (const s of only) if (!SCENARIOS.includes(s)) usage(`unknown scenario "${s}"`);
 const pollOnlyMs = int('poll-only-ms', 50);
 const repeat = int('repeat', 1);
-const nodeArgs = v['node-args'] !== undefined ? v['node-args'].split(/\s+/).filter(Boolean) : pluginNodeArgs();
+const nodeArgs = v['node-args'] !== undefined ? v['node-args'].split(/\s+/).filter(Boolean) : [...SERVER_NODE_FLAGS];
 // On a shared machine, a raised priority (inherited by every server started) shields the figures
 // from other work, approaching the quiet machine the targets assume. Printed with the figures.
 if (v.nice !== undefined) {
